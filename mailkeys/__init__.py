@@ -1,0 +1,1 @@
+"""mailkeys: the credential and authorization service of an email platform."""

@@ -1,0 +1,162 @@
+"""The Starlette application: routes, lifespan, and the GraphQL view that authenticates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from tortoise import Tortoise
+from tortoise.contrib.starlette import RegisterTortoise
+
+from mailkeys import policy
+from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from mailkeys.models import MODEL_MODULES
+from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
+from mailkeys.ratelimit import InProcessRateLimiter
+from mailkeys.resolvers.authentication import Authenticator
+from mailkeys.resolvers.hashing import BoundedHasher
+from mailkeys.schema import build_schema
+from mailkeys.schema.context import RequestContext, Services
+from mailkeys.settings import Settings
+from mailkeys.tokens import SecretHasher
+
+log = logging.getLogger("mailkeys")
+
+
+def orm_config(settings: Settings) -> dict[str, Any]:
+    """Tortoise configuration for the configured database."""
+    return {
+        "connections": {"default": settings.database_url},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def is_sqlite(settings: Settings) -> bool:
+    """The embedded default creates its schema on start."""
+    return settings.database_url.startswith("sqlite")
+
+
+async def load_policy(settings: Settings) -> policy.PolicySnapshot:
+    """Build the policy snapshot in a thread (it is CPU work) and install it whole."""
+    model_text = read_text(settings.policy_model_path, shipped_model_text())
+    policy_text = read_text(settings.policy_path, shipped_policy_text())
+    snapshot = await asyncio.to_thread(policy.build_snapshot, model_text, policy_text, 1)
+    policy.install(snapshot)
+    return snapshot
+
+
+def build_services(settings: Settings) -> Services:
+    """The per-process collaborators: hashing, the rate limiter and the authenticator."""
+    argon2 = settings.argon2
+    hasher = BoundedHasher(
+        SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism),
+        settings.argon2_max_concurrency,
+    )
+    limiter = InProcessRateLimiter()
+    return Services(
+        settings=settings, hasher=hasher, authenticator=Authenticator(settings, hasher, limiter)
+    )
+
+
+class MailkeysGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view, with our context: authentication happens here, once."""
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+        )
+        self.services = services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101  # HTTP only
+        authentication = await self.services.authenticator.authenticate(
+            request.headers.get("authorization")
+        )
+        if authentication.rate is not None:
+            response.headers.update(authentication.rate.headers())
+        return RequestContext(
+            request=request,
+            response=response,
+            request_id=request.state.request_id,
+            services=self.services,
+            authentication=authentication,
+        )
+
+
+async def _flush_last_used(services: Services, every_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await services.authenticator.last_used.flush()
+        except Exception:
+            log.exception("could not record last use of keys")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI application (uvicorn calls this as a factory)."""
+    settings = settings or Settings.from_env()
+    services = build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(
+            app, config=orm_config(settings), generate_schemas=is_sqlite(settings)
+        ):
+            await load_policy(settings)
+            flush_every = max(1.0, settings.last_used_precision_seconds / 4)
+            flusher = asyncio.create_task(_flush_last_used(services, flush_every))
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                await services.authenticator.last_used.flush()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        checks = {"database": False, "policy": False}
+        with contextlib.suppress(Exception):
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["policy"] = policy.current() is not None
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    graphql = MailkeysGraphQL(services)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

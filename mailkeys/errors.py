@@ -1,0 +1,63 @@
+"""Domain errors. The schema's error extension is the only place that maps them to codes."""
+
+from __future__ import annotations
+
+
+class MailkeysError(Exception):
+    """Base of every error a client may see with its own code."""
+
+
+class UnauthenticatedError(MailkeysError):
+    """Raised when a request has no valid credential; one error for every reason."""
+
+    def __init__(self) -> None:
+        super().__init__("Authentication required: send a valid credential as a Bearer token.")
+
+
+class RateLimitedError(MailkeysError):
+    """Raised when the credential's rate limit for the current window is spent."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Rate limit reached; retry after {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+class PermissionDeniedError(MailkeysError):
+    """Raised when the policy denies an authenticated principal an operation."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"This credential may not perform '{permission}'.")
+        self.permission = permission
+
+
+class NotFoundError(MailkeysError):
+    """Raised when a resource does not exist in the caller's team (or at all)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} not found.")
+        self.kind = kind
+
+
+class LimitExceededError(MailkeysError):
+    """Raised when a team limit would be exceeded by the operation."""
+
+    def __init__(self, resource: str, limit: int) -> None:
+        super().__init__(f"Team limit reached: at most {limit} {resource}.")
+        self.resource = resource
+        self.limit = limit
+
+
+class InvalidInputError(MailkeysError):
+    """Raised when an input field is invalid; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConflictError(MailkeysError):
+    """Raised when the resource's current state forbids the operation."""
+
+
+class PolicyConfigurationError(Exception):
+    """Raised when the Casbin model or policy cannot be loaded or evaluated (an internal fault)."""

@@ -1,0 +1,25 @@
+"""Audit events: who did what to which target, and how it ended. Never a secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AuditEvent(Model):
+    """One recorded create, rotate, revoke, suspend, resume, limit or policy change."""
+
+    id = fields.CharField(pk=True, max_length=32)
+    team_id = fields.CharField(max_length=32, null=True, db_index=True)
+    created_at = fields.DatetimeField(db_index=True)
+    actor = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=64)
+    target_type = fields.CharField(max_length=32)
+    target_id = fields.CharField(max_length=64, null=True)
+    outcome = fields.CharField(max_length=32)
+    details: dict[str, Any] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_event"

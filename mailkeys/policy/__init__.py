@@ -1,0 +1,33 @@
+"""The only door to Casbin: decisions, the permission vocabulary, policy loading."""
+
+from mailkeys.policy.actor import OPERATOR, Actor, Resource
+from mailkeys.policy.decide import (
+    authorize,
+    can_issue,
+    current,
+    effective_permissions,
+    install,
+    is_allowed,
+    preset_permissions,
+    role_of,
+)
+from mailkeys.policy.engine import PolicySnapshot, build_snapshot
+from mailkeys.policy.vocabulary import CredentialKind, Domain
+
+__all__ = [
+    "OPERATOR",
+    "Actor",
+    "CredentialKind",
+    "Domain",
+    "PolicySnapshot",
+    "Resource",
+    "authorize",
+    "build_snapshot",
+    "can_issue",
+    "current",
+    "effective_permissions",
+    "install",
+    "is_allowed",
+    "preset_permissions",
+    "role_of",
+]

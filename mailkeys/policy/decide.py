@@ -1,0 +1,126 @@
+"""The one door to authorization: every operation asks `authorize()` (STYLE, SPEC §7)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
+from mailkeys.policy.actor import Actor, Resource
+from mailkeys.policy.engine import PolicySnapshot
+from mailkeys.policy.vocabulary import (
+    KIND_ROLES,
+    OPERATOR_ROLE,
+    PERMISSION_DOMAIN,
+    CredentialKind,
+    Domain,
+)
+
+decision_log = logging.getLogger("mailkeys.decisions")
+
+
+class _Current:
+    """The snapshot in use; replaced whole, so a decision never sees a half-loaded policy."""
+
+    snapshot: PolicySnapshot | None = None
+
+
+def install(snapshot: PolicySnapshot) -> None:
+    """Make `snapshot` the policy every following decision uses."""
+    _Current.snapshot = snapshot
+
+
+def current() -> PolicySnapshot:
+    """The policy in use; an unloaded policy is a configuration fault, never a silent deny."""
+    snapshot = _Current.snapshot
+    if snapshot is None:
+        raise PolicyConfigurationError("the policy is not loaded")
+    return snapshot
+
+
+def role_of(actor: Actor) -> str | None:
+    """The Casbin subject for a principal: its preset, its kind, or the operator role."""
+    if actor.kind is CredentialKind.OPERATOR:
+        return OPERATOR_ROLE
+    if actor.kind is CredentialKind.INFRASTRUCTURE:
+        return actor.preset
+    return KIND_ROLES[actor.kind]
+
+
+def _holds(actor: Actor, permission: str, domain: Domain, snapshot: PolicySnapshot) -> bool:
+    role = role_of(actor)
+    if role is None or not snapshot.decide(role, permission, domain).allowed:
+        return False
+    if actor.kind in KIND_ROLES:
+        # a mailbox-class credential uses only the permissions listed on it
+        return permission in actor.permissions
+    return True
+
+
+def is_allowed(actor: Actor, permission: str, resource: Resource | None = None) -> bool:
+    """The decision without raising; see `authorize`."""
+    try:
+        authorize(actor, permission, resource)
+    except PermissionDeniedError:
+        return False
+    return True
+
+
+def authorize(actor: Actor, permission: str, resource: Resource | None = None) -> None:
+    """Allow, or raise PermissionDeniedError (or NotFoundError for another team's resource).
+
+    Args:
+        actor: the authenticated principal, with its facts from storage.
+        permission: a permission of the vocabulary; anything else is a programming error.
+        resource: the target; its team must be the actor's (operators excepted).
+    """
+    domain = PERMISSION_DOMAIN[permission]
+    resource = resource or Resource(team_id=actor.team_id)
+    if actor.kind is not CredentialKind.OPERATOR and resource.team_id != actor.team_id:
+        raise NotFoundError("Resource")
+    snapshot = current()
+    allowed = _holds(actor, permission, domain, snapshot)
+    if allowed and domain is Domain.MAILBOX and actor.mailbox_ids is not None:
+        allowed = resource.mailbox_id in actor.mailbox_ids
+    if not allowed:
+        decision_log.info(
+            "denied",
+            extra={
+                "credential_id": actor.credential_id,
+                "credential_kind": actor.kind.value,
+                "permission": permission,
+                "policy_version": snapshot.version,
+            },
+        )
+        raise PermissionDeniedError(permission)
+
+
+def can_issue(actor: Actor, permissions: Iterable[str]) -> bool:
+    """True if `actor` may put every one of `permissions` into a credential it issues.
+
+    A principal may issue what it holds itself, and what the policy lets its role delegate
+    (the `delegate` domain); nothing else, so key creation cannot escalate privileges.
+    """
+    snapshot = current()
+    role = role_of(actor)
+    for permission in permissions:
+        domain = PERMISSION_DOMAIN[permission]
+        delegable = role is not None and snapshot.decide(role, permission, Domain.DELEGATE).allowed
+        if not delegable and not _holds(actor, permission, domain, snapshot):
+            return False
+    return True
+
+
+def effective_permissions(actor: Actor) -> list[str]:
+    """Every permission the principal may exercise now, sorted."""
+    snapshot = current()
+    return sorted(
+        permission
+        for permission, domain in PERMISSION_DOMAIN.items()
+        if _holds(actor, permission, domain, snapshot)
+    )
+
+
+def preset_permissions(preset: str) -> list[str]:
+    """The team permissions an infrastructure key with `preset` holds."""
+    return current().grants(preset, Domain.TEAM)

@@ -1,0 +1,100 @@
+"""The permission vocabulary: every permission an operation of the service checks (SPEC §2).
+
+The policy decides which roles hold which of these; it cannot invent new ones, because only
+operations the service implements can check a permission.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import lru_cache
+
+
+class Domain(StrEnum):
+    """Where a permission applies; mirrors the `dom` of the Casbin request."""
+
+    TEAM = "team"
+    MAILBOX = "mailbox"
+    DELEGATE = "delegate"
+    PLATFORM = "platform"
+
+
+class CredentialKind(StrEnum):
+    """What kind of principal a request is made by."""
+
+    OPERATOR = "operator"
+    INFRASTRUCTURE = "infrastructure"
+    SENDING = "sending"
+    MAILBOX = "mailbox"
+    PASSWORD = "password"
+
+
+TEAM_PERMISSIONS: tuple[str, ...] = (
+    "key.read", "key.create", "key.rotate", "key.revoke",
+    "team.read", "team.update",
+    "mailbox.admin.read", "mailbox.admin.create", "mailbox.admin.delete", "mailbox.admin.manage",
+    "provider.read", "provider.create", "provider.update", "provider.delete",
+    "routing.read", "routing.create", "routing.update", "routing.delete",
+    "domain.read", "domain.create", "domain.verify", "domain.delete",
+    "webhook.read", "webhook.create", "webhook.update", "webhook.delete", "webhook.manage",
+    "billing.read", "billing.update",
+    "logs.read", "analytics.read",
+)  # fmt: skip
+
+MAILBOX_PERMISSIONS: tuple[str, ...] = (
+    "email.send",
+    "email.receive",
+    "mailbox.read",
+    "mailbox.settings.update",
+)
+
+PLATFORM_PERMISSIONS: tuple[str, ...] = (
+    "platform.team.create",
+    "platform.team.limits.update",
+    "platform.policy.read",
+    "platform.policy.update",
+)
+
+PERMISSION_DOMAIN: dict[str, Domain] = {
+    **dict.fromkeys(TEAM_PERMISSIONS, Domain.TEAM),
+    **dict.fromkeys(MAILBOX_PERMISSIONS, Domain.MAILBOX),
+    **dict.fromkeys(PLATFORM_PERMISSIONS, Domain.PLATFORM),
+}
+
+OPERATOR_ROLE = "role:operator"
+KIND_ROLES: dict[CredentialKind, str] = {
+    CredentialKind.SENDING: "kind:sending",
+    CredentialKind.MAILBOX: "kind:mailbox",
+    CredentialKind.PASSWORD: "kind:password",
+}
+PRESET_PREFIX = "root:"
+
+_PATTERN_RE = re.compile(r"(\*|[a-z][a-z_]*)(\.(\*|[a-z][a-z_]*))*")
+
+
+def is_valid_pattern(pattern: str) -> bool:
+    """A permission pattern is dotted segments, each a word or `*`."""
+    return _PATTERN_RE.fullmatch(pattern) is not None
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def permission_matches(permission: str, pattern: str) -> bool:
+    """True if `pattern` (`domain.*`, `*.read`, `*`, or exact) covers `permission`."""
+    if "*" not in pattern:
+        return permission == pattern
+    return _compiled(pattern).fullmatch(permission) is not None
+
+
+def expand_pattern(pattern: str, domain: Domain | None = None) -> list[str]:
+    """Every vocabulary permission the pattern covers (optionally within one domain)."""
+    return [
+        permission
+        for permission, permission_domain in PERMISSION_DOMAIN.items()
+        if (domain is None or permission_domain is domain)
+        and permission_matches(permission, pattern)
+    ]

@@ -1,0 +1,187 @@
+"""The authentication hot path: Bearer token -> Actor, paying argon2 rarely (SPEC §3, §6).
+
+Per request: an offline format and checksum test, one primary-key read of the key row
+(which is what makes revocation, expiry and mailbox suspension take effect on the very next
+request, on every worker), a rate-limit count, and, only when this exact token was not verified
+in this process recently, one argon2 verification in a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from mailkeys.models import ApiKey, KeyStatus, KeyType
+from mailkeys.policy import OPERATOR, Actor, CredentialKind
+from mailkeys.ratelimit import RateDecision, RateLimiter
+from mailkeys.settings import Settings
+from mailkeys.resolvers.hashing import BoundedHasher
+from mailkeys.tokens import INFRASTRUCTURE_PREFIX, parse_token
+
+_KIND_OF_TYPE = {
+    KeyType.INFRASTRUCTURE: CredentialKind.INFRASTRUCTURE,
+    KeyType.SENDING: CredentialKind.SENDING,
+    KeyType.MAILBOX: CredentialKind.MAILBOX,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """The outcome for one request: an actor, or why there is none (kept server-side)."""
+
+    actor: Actor | None
+    failure: str | None = None
+    rate: RateDecision | None = None
+
+    @property
+    def presented(self) -> bool:
+        """True if the request carried a credential at all."""
+        return self.actor is not None or self.failure != "missing"
+
+
+ANONYMOUS = Authentication(actor=None, failure="missing")
+
+
+def actor_for_key(key: ApiKey) -> Actor:
+    """The facts about a key that decisions need, read from its row."""
+    if key.type is KeyType.MAILBOX:
+        mailbox_ids: frozenset[str] | None = frozenset({str(key.mailbox_id)})
+    elif key.type is KeyType.SENDING and key.mailbox_ids is not None:
+        mailbox_ids = frozenset(key.mailbox_ids)
+    else:
+        mailbox_ids = None
+    return Actor(
+        kind=_KIND_OF_TYPE[KeyType(key.type)],
+        credential_id=key.id,
+        team_id=str(key.team_id),
+        preset=key.preset,
+        permissions=frozenset(key.permissions),
+        mailbox_ids=mailbox_ids,
+    )
+
+
+class VerifiedTokens:
+    """Tokens this process verified recently, keyed by a keyed hash (never the token itself).
+
+    An entry remembers the hash it was verified against, so a rotated or re-hashed key
+    never matches a stale entry. Bounded in size (least recently used out) and in age.
+    """
+
+    def __init__(self, max_entries: int, max_age_seconds: float) -> None:
+        self._key = secrets.token_bytes(32)
+        self._max_entries = max_entries
+        self._max_age = max_age_seconds
+        self._entries: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+
+    def fingerprint(self, token: str) -> bytes:
+        """HMAC-SHA256 of the token under a per-process key."""
+        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+
+    def contains(self, fingerprint: bytes, secret_hash: str) -> bool:
+        """True if this token was verified against `secret_hash` within the window."""
+        entry = self._entries.get(fingerprint)
+        if entry is None:
+            return False
+        verified_hash, verified_at = entry
+        if time.monotonic() - verified_at > self._max_age:
+            del self._entries[fingerprint]
+            return False
+        self._entries.move_to_end(fingerprint)
+        return hmac.compare_digest(verified_hash, secret_hash)
+
+    def add(self, fingerprint: bytes, secret_hash: str) -> None:
+        """Remember a successful verification."""
+        self._entries[fingerprint] = (secret_hash, time.monotonic())
+        self._entries.move_to_end(fingerprint)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+class LastUsedRecorder:
+    """Collects `last_used_at` updates and writes them in one statement per flush.
+
+    A key is queued at most once per precision window, judged by the value its row already
+    holds, so the database sees about one write per key per minute whatever the traffic.
+    """
+
+    def __init__(self, precision_seconds: int) -> None:
+        self._precision = timedelta(seconds=precision_seconds)
+        self._pending: set[str] = set()
+
+    def touch(self, key_id: str, stored: datetime | None, now: datetime) -> None:
+        """Note a successful authentication of `key_id` at `now`."""
+        if stored is None or now - stored >= self._precision:
+            self._pending.add(key_id)
+
+    async def flush(self) -> int:
+        """Write the queued updates; returns how many keys were updated."""
+        if not self._pending:
+            return 0
+        key_ids, self._pending = self._pending, set()
+        await ApiKey.filter(id__in=list(key_ids)).update(last_used_at=datetime.now(UTC))
+        return len(key_ids)
+
+
+class Authenticator:
+    """Turns an `Authorization` header into an Authentication; one per process."""
+
+    def __init__(self, settings: Settings, hasher: BoundedHasher, limiter: RateLimiter) -> None:
+        self._settings = settings
+        self._hasher = hasher
+        self._limiter = limiter
+        self._verified = VerifiedTokens(
+            settings.verified_cache_size, settings.verified_cache_seconds
+        )
+        self.last_used = LastUsedRecorder(settings.last_used_precision_seconds)
+
+    async def authenticate(self, authorization: str | None) -> Authentication:
+        """Authenticate one request; never raises for a bad credential."""
+        if not authorization:
+            return ANONYMOUS
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return Authentication(actor=None, failure="malformed_header")
+        operator_token = self._settings.operator_token
+        if operator_token and hmac.compare_digest(token.encode(), operator_token.encode()):
+            return Authentication(actor=OPERATOR)
+        return await self._authenticate_key(token)
+
+    async def _authenticate_key(self, token: str) -> Authentication:
+        parsed = parse_token(token)
+        if parsed is None:
+            return Authentication(actor=None, failure="malformed_token")
+        key = await ApiKey.filter(id=parsed.key_id).select_related("mailbox").first()
+        if key is None:
+            return Authentication(actor=None, failure="unknown_key")
+        if (parsed.prefix == INFRASTRUCTURE_PREFIX) != (key.type is KeyType.INFRASTRUCTURE):
+            return Authentication(actor=None, failure="wrong_prefix")
+        now = datetime.now(UTC)
+        mailbox_status = key.mailbox.status if key.mailbox is not None else None
+        status = key.status_at(now, mailbox_status)
+        if status is not KeyStatus.ACTIVE:
+            return Authentication(actor=None, failure=status.value)
+        if not await self._verify(token, key.secret_hash):
+            return Authentication(actor=None, failure="bad_secret")
+        limit = (
+            self._settings.rate_limit_infrastructure
+            if key.type is KeyType.INFRASTRUCTURE
+            else self._settings.rate_limit_mailbox
+        )
+        rate = await self._limiter.hit(key.id, limit)
+        self.last_used.touch(key.id, key.last_used_at, now)
+        return Authentication(actor=actor_for_key(key), rate=rate)
+
+    async def _verify(self, token: str, secret_hash: str) -> bool:
+        fingerprint = self._verified.fingerprint(token)
+        if self._verified.contains(fingerprint, secret_hash):
+            return True
+        ok = await self._hasher.verify(secret_hash, token)
+        if ok:
+            self._verified.add(fingerprint, secret_hash)
+        return ok

@@ -1,0 +1,49 @@
+"""The GraphQL schema: a thin adapter from Strawberry to the resolvers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.base_extension import SchemaExtension
+
+from mailkeys.schema.audit import AuditQueries
+from mailkeys.schema.errors import ErrorMapping
+from mailkeys.schema.keys import KeyMutations, KeyQueries
+from mailkeys.schema.teams import TeamMutations, TeamQueries
+from mailkeys.settings import Settings
+
+
+@strawberry.type(description="Everything a credential may ask.")
+class Query(TeamQueries, KeyQueries, AuditQueries):
+    pass
+
+
+@strawberry.type(description="Everything a credential may change.")
+class Mutation(TeamMutations, KeyMutations):
+    pass
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with the error mapping and the abuse limits of SPEC §6."""
+    # Factories, not instances: Strawberry builds fresh extensions for every request.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorMapping,
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

@@ -1,0 +1,61 @@
+"""The per-request context handed to resolvers, and the per-process services behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mailkeys.errors import RateLimitedError, UnauthenticatedError
+from mailkeys.policy import Actor
+from mailkeys.resolvers.authentication import Authentication, Authenticator
+from mailkeys.resolvers.hashing import BoundedHasher
+from mailkeys.schema.errors import status_wins
+from mailkeys.settings import Settings
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators, built once per process in the app's lifespan."""
+
+    settings: Settings
+    hasher: BoundedHasher
+    authenticator: Authenticator
+
+
+@dataclass
+class RequestContext:
+    """What a resolver may know about its request."""
+
+    request: Request
+    response: Response
+    request_id: str
+    services: Services
+    authentication: Authentication
+    _status: int | None = field(default=None, init=False)
+
+    @property
+    def actor(self) -> Actor:
+        """The authenticated principal, or UNAUTHENTICATED / RATE_LIMITED for this field."""
+        rate = self.authentication.rate
+        if rate is not None and not rate.allowed:
+            raise RateLimitedError(rate.reset_after)
+        if self.authentication.actor is None:
+            raise UnauthenticatedError()
+        return self.authentication.actor
+
+    def escalate_status(self, status: int, retry_after: int | None) -> None:
+        """Let an error that has an HTTP status (401, 429) set it on the response."""
+        if not status_wins(self._status, status):
+            return
+        self._status = status
+        self.response.status_code = status
+        if status == 401:
+            self.response.headers["WWW-Authenticate"] = 'Bearer realm="mailkeys"'
+        if retry_after is not None:
+            self.response.headers["Retry-After"] = str(retry_after)
+
+
+Info = strawberry.Info[RequestContext, None]

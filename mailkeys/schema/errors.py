@@ -1,0 +1,119 @@
+"""The one place that turns domain errors into `extensions.code` and HTTP statuses (SPEC §6)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+
+from mailkeys.errors import (
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    MailkeysError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnauthenticatedError,
+)
+
+log = logging.getLogger("mailkeys.errors")
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """How one kind of domain error reaches the client."""
+
+    code: str
+    retryable: bool = False
+    http_status: int | None = None
+
+
+CODES: dict[type[MailkeysError], ErrorCode] = {
+    UnauthenticatedError: ErrorCode("UNAUTHENTICATED", http_status=401),
+    RateLimitedError: ErrorCode("RATE_LIMITED", retryable=True, http_status=429),
+    PermissionDeniedError: ErrorCode("FORBIDDEN"),
+    NotFoundError: ErrorCode("NOT_FOUND"),
+    LimitExceededError: ErrorCode("LIMIT_EXCEEDED"),
+    InvalidInputError: ErrorCode("BAD_USER_INPUT"),
+    ConflictError: ErrorCode("CONFLICT"),
+}
+INTERNAL = ErrorCode("INTERNAL_SERVER_ERROR")
+INVALID_DOCUMENT = ErrorCode("BAD_USER_INPUT")
+# When several errors want a status, the most fundamental wins.
+_STATUS_PRECEDENCE = (401, 429)
+
+
+def code_for(error: BaseException) -> ErrorCode | None:
+    """The code of a domain error, found along its MRO as Starlette's handlers are."""
+    for cls in type(error).__mro__:
+        if cls in CODES:
+            return CODES[cls]
+    return None
+
+
+def _extra_extensions(error: MailkeysError) -> dict[str, Any]:
+    if isinstance(error, InvalidInputError):
+        return {"field": error.field}
+    if isinstance(error, LimitExceededError):
+        return {"resource": error.resource, "limit": error.limit}
+    if isinstance(error, RateLimitedError):
+        return {"retryAfter": error.retry_after}
+    return {}
+
+
+class ErrorMapping(SchemaExtension):
+    """Maps domain errors to codes, masks anything else, and sets the HTTP status."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
+            result.errors = [self._map(error) for error in result.errors]
+
+    def _map(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        original = error.original_error
+        extensions: dict[str, Any]
+        if original is None:
+            # A parse or validation error of the document itself: the client's to fix.
+            code, message = INVALID_DOCUMENT, error.message
+            extensions = {}
+        elif isinstance(original, MailkeysError) and (mapped := code_for(original)):
+            code, message = mapped, str(original)
+            extensions = _extra_extensions(original)
+        else:
+            log.error(
+                "unexpected error in %s",
+                ".".join(str(p) for p in error.path or ()),
+                exc_info=(type(original), original, original.__traceback__),
+                extra={"request_id": request_id},
+            )
+            code, message, extensions = INTERNAL, "Internal server error.", {}
+        if code.http_status is not None and hasattr(context, "escalate_status"):
+            retry_after = original.retry_after if isinstance(original, RateLimitedError) else None
+            context.escalate_status(code.http_status, retry_after)
+        extensions.update(code=code.code, retryable=code.retryable, requestId=request_id)
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )
+
+
+def status_wins(current: int | None, candidate: int) -> bool:
+    """True if `candidate` should replace the response status `current`."""
+    if current is None:
+        return True
+    return _STATUS_PRECEDENCE.index(candidate) < _STATUS_PRECEDENCE.index(current)

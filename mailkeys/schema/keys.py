@@ -1,0 +1,232 @@
+"""GraphQL for API keys: the ApiKey type, its inputs, queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+from mailkeys import models
+from mailkeys.models import KeyStatus, KeyType, SendScopeMode
+from mailkeys.policy import preset_permissions
+from mailkeys.resolvers import keys as key_resolvers
+from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.context import Info
+
+ApiKeyType = strawberry.enum(KeyType, name="ApiKeyType", description="What a key is for.")
+ApiKeyStatus = strawberry.enum(
+    KeyStatus, name="ApiKeyStatus", description="Derived from revocation, expiry and mailbox."
+)
+SendScopeModeEnum = strawberry.enum(
+    SendScopeMode, name="SendScopeMode", description="Which providers a sending key may use."
+)
+
+
+@strawberry.type(description="Where a sending key may route mail.")
+class SendScope:
+    mode: SendScopeModeEnum = strawberry.field(description="All providers, or a list.")
+    provider_ids: list[strawberry.ID] = strawberry.field(description="For PROVIDERS.")
+    delivery_group_ids: list[strawberry.ID] = strawberry.field(description="For DELIVERY_GROUPS.")
+
+
+@strawberry.type(description="An API key's metadata. The token itself is never shown again.")
+class ApiKey:
+    id: strawberry.ID = strawberry.field(description="The public key id (part of the token).")
+    name: str = strawberry.field(description="A label chosen at creation.")
+    type: ApiKeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
+    preset: str | None = strawberry.field(description="The role preset (infrastructure keys).")
+    permissions: list[str] = strawberry.field(
+        description="What the key may do: its preset's permissions, or its mailbox permissions."
+    )
+    mailbox_id: strawberry.ID | None = strawberry.field(description="A mailbox key's mailbox.")
+    mailbox_ids: list[strawberry.ID] | None = strawberry.field(
+        description="The mailboxes a sending key is narrowed to; null means all of the team's."
+    )
+    send_scope: SendScope | None = strawberry.field(description="A sending key's routing.")
+    status: ApiKeyStatus = strawberry.field(description="Active, expired, revoked, suspended.")
+    display_token: str = strawberry.field(description="Prefix, key id and last 4 characters.")
+    created_at: datetime = strawberry.field(description="When the key was issued.")
+    created_by: str = strawberry.field(description="Which credential or operator issued it.")
+    last_used_at: datetime | None = strawberry.field(
+        description="Last successful authentication, to about a minute."
+    )
+    expires_at: datetime | None = strawberry.field(description="When the key stops working.")
+    revoked_at: datetime | None = strawberry.field(
+        description="When the key was (or, within a rotation's grace period, will be) revoked."
+    )
+    rotated_from_id: strawberry.ID | None = strawberry.field(description="Its predecessor.")
+    rotated_to_id: strawberry.ID | None = strawberry.field(description="Its successor.")
+
+    @classmethod
+    def from_model(cls, key: models.ApiKey) -> ApiKey:
+        """Convert a stored key (fetched with its mailbox)."""
+        mailbox = key.mailbox
+        status = key.status_at(datetime.now(UTC), mailbox.status if mailbox else None)
+        if key.type is KeyType.INFRASTRUCTURE and key.preset:
+            permissions = preset_permissions(key.preset)
+        else:
+            permissions = list(key.permissions)
+        scope = None
+        if key.send_scope_mode is not None:
+            mode = SendScopeMode(key.send_scope_mode)
+            scope = SendScope(
+                mode=mode,
+                provider_ids=key.send_scope_ids if mode is SendScopeMode.PROVIDERS else [],
+                delivery_group_ids=(
+                    key.send_scope_ids if mode is SendScopeMode.DELIVERY_GROUPS else []
+                ),
+            )
+        return cls(
+            id=key.id,
+            name=key.name,
+            type=KeyType(key.type),
+            preset=key.preset,
+            permissions=permissions,
+            mailbox_id=mailbox.id if mailbox else None,
+            mailbox_ids=key.mailbox_ids,
+            send_scope=scope,
+            status=status,
+            display_token=key.display_token,
+            created_at=key.created_at,
+            created_by=key.created_by,
+            last_used_at=key.last_used_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+            rotated_from_id=key.rotated_from_id,
+            rotated_to_id=key.rotated_to_id,
+        )
+
+
+@strawberry.input(description="A sending key's routing.")
+class SendScopeInput:
+    mode: SendScopeModeEnum = strawberry.field(description="ALL, PROVIDERS or DELIVERY_GROUPS.")
+    provider_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Providers of the team, for PROVIDERS."
+    )
+    delivery_group_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Delivery groups of the team, for DELIVERY_GROUPS."
+    )
+
+
+@strawberry.input(description="A new key. Fields that do not apply to its type are refused.")
+class ApiKeyCreateInput:
+    type: ApiKeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
+    name: str | None = strawberry.field(default=None, description="A label.")
+    preset: str | None = strawberry.field(
+        default=None, description="Infrastructure keys: a preset id from `presets`."
+    )
+    permissions: list[str] | None = strawberry.field(
+        default=None, description="Sending and mailbox keys: mailbox permissions."
+    )
+    mailbox_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Mailbox keys: the mailbox they act for."
+    )
+    mailbox_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Sending keys: narrow to these mailboxes (absent = all)."
+    )
+    send_scope: SendScopeInput | None = strawberry.field(
+        default=None, description="Sending keys: routing (absent = ALL)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the key stops working (with a time zone)."
+    )
+
+    def to_new_key(self) -> key_resolvers.NewKey:
+        """The resolver's plain input."""
+        scope = self.send_scope
+        return key_resolvers.NewKey(
+            type_=KeyType(self.type).value,
+            name=self.name,
+            preset=self.preset,
+            permissions=self.permissions,
+            mailbox_id=self.mailbox_id,
+            mailbox_ids=self.mailbox_ids,
+            send_scope_mode=SendScopeMode(scope.mode).value if scope else None,
+            provider_ids=scope.provider_ids if scope else None,
+            delivery_group_ids=scope.delivery_group_ids if scope else None,
+            expires_at=self.expires_at,
+        )
+
+
+@strawberry.type(description="A new key and its token, which is shown only here.")
+class ApiKeyCreatePayload:
+    api_key: ApiKey = strawberry.field(description="The new key.")
+    secret: str = strawberry.field(description="The full token. Store it now.")
+
+
+@strawberry.input(description="Rotate a key: issue a successor with the same configuration.")
+class ApiKeyRotateInput:
+    id: strawberry.ID = strawberry.field(description="The key to rotate.")
+    grace_period_seconds: int | None = strawberry.field(
+        default=None,
+        description="How long the predecessor keeps working: 0 = revoke now, at most 7 days; "
+        "absent = until it is revoked.",
+    )
+
+
+@strawberry.type(description="A rotation's successor (with its token) and its predecessor.")
+class ApiKeyRotatePayload:
+    api_key: ApiKey = strawberry.field(description="The successor.")
+    secret: str = strawberry.field(description="The successor's full token. Store it now.")
+    previous: ApiKey = strawberry.field(description="The predecessor.")
+
+
+@strawberry.input(description="Revoke a key now.")
+class ApiKeyRevokeInput:
+    id: strawberry.ID = strawberry.field(description="The key to revoke.")
+
+
+@strawberry.type(description="The revoked key.")
+class ApiKeyRevokePayload:
+    api_key: ApiKey = strawberry.field(description="The key, now revoked.")
+
+
+@strawberry.type
+class KeyQueries:
+    @strawberry.field(description="The team's keys, newest first. Needs `key.read`.")
+    async def api_keys(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        type: ApiKeyType | None = None,
+        status: ApiKeyStatus | None = None,
+    ) -> Connection[ApiKey]:
+        page = await key_resolvers.list_keys(
+            info.context.actor,
+            first,
+            after,
+            KeyType(type) if type else None,
+            KeyStatus(status) if status else None,
+        )
+        return connection_of(page, ApiKey.from_model)
+
+    @strawberry.field(description="One key of the team. Needs `key.read`.")
+    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
+        return ApiKey.from_model(await key_resolvers.get_key(info.context.actor, id))
+
+
+@strawberry.type
+class KeyMutations:
+    @strawberry.mutation(description="Issue a key. Needs `key.create`; counts toward the limit.")
+    async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreatePayload:
+        issued = await key_resolvers.create_key(
+            info.context.actor, input.to_new_key(), info.context.services.hasher
+        )
+        return ApiKeyCreatePayload(api_key=ApiKey.from_model(issued.key), secret=issued.secret)
+
+    @strawberry.mutation(description="Rotate a key. Needs `key.rotate`.")
+    async def api_key_rotate(self, info: Info, input: ApiKeyRotateInput) -> ApiKeyRotatePayload:
+        rotated = await key_resolvers.rotate_key(
+            info.context.actor, input.id, input.grace_period_seconds, info.context.services.hasher
+        )
+        return ApiKeyRotatePayload(
+            api_key=ApiKey.from_model(rotated.issued.key),
+            secret=rotated.issued.secret,
+            previous=ApiKey.from_model(rotated.previous),
+        )
+
+    @strawberry.mutation(description="Revoke a key now (idempotent). Needs `key.revoke`.")
+    async def api_key_revoke(self, info: Info, input: ApiKeyRevokeInput) -> ApiKeyRevokePayload:
+        key = await key_resolvers.revoke_key(info.context.actor, input.id)
+        return ApiKeyRevokePayload(api_key=ApiKey.from_model(key))

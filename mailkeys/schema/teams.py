@@ -1,0 +1,140 @@
+"""GraphQL for teams, limits, the viewer and presets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from mailkeys import models
+from mailkeys.models import LimitedResource
+from mailkeys.policy import CredentialKind, current, effective_permissions
+from mailkeys.resolvers import keys as key_resolvers
+from mailkeys.resolvers import teams as team_resolvers
+from mailkeys.schema.context import Info
+from mailkeys.schema.keys import ApiKey
+
+LimitedResourceEnum = strawberry.enum(
+    LimitedResource, name="LimitedResource", description="A resource a team has a limit of."
+)
+CredentialKindEnum = strawberry.enum(
+    CredentialKind, name="CredentialKind", description="What kind of principal is asking."
+)
+
+
+@strawberry.type(description="How much of one limited resource a team uses.")
+class TeamLimit:
+    resource: LimitedResourceEnum = strawberry.field(description="The resource.")
+    used: int = strawberry.field(description="How many the team has now.")
+    limit: int = strawberry.field(description="How many it may have.")
+
+
+@strawberry.type(description="A customer team.")
+class Team:
+    id: strawberry.ID = strawberry.field(description="The team id.")
+    name: str = strawberry.field(description="The team's name.")
+    created_at: datetime = strawberry.field(description="When the team was created.")
+
+    @strawberry.field(description="Every limited resource with its use and limit.")
+    async def limits(self) -> list[TeamLimit]:
+        return [
+            TeamLimit(resource=usage.resource, used=usage.used, limit=usage.limit)
+            for usage in await team_resolvers.list_limits(self.id)
+        ]
+
+    @classmethod
+    def from_model(cls, team: models.Team) -> Team:
+        """Convert a stored team."""
+        return cls(id=strawberry.ID(team.id), name=team.name, created_at=team.created_at)
+
+
+@strawberry.type(description="Who is asking: the credential of this request and its team.")
+class Viewer:
+    kind: CredentialKindEnum = strawberry.field(description="What kind of principal.")
+    team: Team | None = strawberry.field(description="The credential's team (none: operator).")
+    api_key: ApiKey | None = strawberry.field(description="The key of this request, if a key.")
+    permissions: list[str] = strawberry.field(description="What this principal may do now.")
+
+
+@strawberry.type(description="A role preset for infrastructure keys, from the live policy.")
+class Preset:
+    id: str = strawberry.field(description="The preset id, e.g. `root:readonly`.")
+    name: str = strawberry.field(description="Its display name.")
+    permissions: list[str] = strawberry.field(description="The team permissions it grants.")
+
+
+@strawberry.input(description="A new team; it gets one Full Access key.")
+class TeamCreateInput:
+    name: str = strawberry.field(description="The team's name.")
+
+
+@strawberry.type(description="The new team and its first key, whose token is shown only here.")
+class TeamCreatePayload:
+    team: Team = strawberry.field(description="The new team.")
+    api_key: ApiKey = strawberry.field(description="Its first `root:full` key.")
+    secret: str = strawberry.field(description="That key's full token. Store it now.")
+
+
+@strawberry.input(description="Change one limit of a team.")
+class TeamLimitsUpdateInput:
+    team_id: strawberry.ID = strawberry.field(description="The team.")
+    resource: LimitedResourceEnum = strawberry.field(description="Which limit.")
+    limit: int = strawberry.field(description="The new limit (0 to 1,000,000).")
+
+
+@strawberry.type(description="The team with its limits.")
+class TeamLimitsUpdatePayload:
+    team: Team = strawberry.field(description="The team.")
+
+
+@strawberry.type
+class TeamQueries:
+    @strawberry.field(description="The principal of this request.")
+    async def viewer(self, info: Info) -> Viewer:
+        actor = info.context.actor
+        team = await team_resolvers.own_team(actor)
+        api_key = None
+        if actor.credential_id is not None and actor.kind is not CredentialKind.PASSWORD:
+            api_key = ApiKey.from_model(await key_resolvers.own_key(actor))
+        return Viewer(
+            kind=actor.kind,
+            team=Team.from_model(team) if team else None,
+            api_key=api_key,
+            permissions=effective_permissions(actor),
+        )
+
+    @strawberry.field(description="A team: your own (needs `team.read`), any for the operator.")
+    async def team(self, info: Info, id: strawberry.ID) -> Team:
+        return Team.from_model(await team_resolvers.get_team(info.context.actor, id))
+
+    @strawberry.field(description="The role presets of the live policy.")
+    def presets(self, info: Info) -> list[Preset]:
+        info.context.actor  # noqa: B018  # any authenticated principal may list presets
+        snapshot = current()
+        return [
+            Preset(id=preset, name=name, permissions=snapshot.grants(preset, "team"))  # type: ignore[arg-type]
+            for preset, name in snapshot.presets.items()
+        ]
+
+
+@strawberry.type
+class TeamMutations:
+    @strawberry.mutation(description="Create a team and its first Full Access key. Operator only.")
+    async def team_create(self, info: Info, input: TeamCreateInput) -> TeamCreatePayload:
+        created = await team_resolvers.create_team(
+            info.context.actor, input.name, info.context.services.hasher
+        )
+        return TeamCreatePayload(
+            team=Team.from_model(created.team),
+            api_key=ApiKey.from_model(created.key.key),
+            secret=created.key.secret,
+        )
+
+    @strawberry.mutation(description="Change one limit of a team. Operator only.")
+    async def team_limits_update(
+        self, info: Info, input: TeamLimitsUpdateInput
+    ) -> TeamLimitsUpdatePayload:
+        team = await team_resolvers.update_team_limit(
+            info.context.actor, input.team_id, LimitedResource(input.resource), input.limit
+        )
+        return TeamLimitsUpdatePayload(team=Team.from_model(team))
