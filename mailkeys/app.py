@@ -84,7 +84,8 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        assert isinstance(request, Request) and isinstance(response, Response)  # noqa: S101  # HTTP only
+        if not isinstance(request, Request) or not isinstance(response, Response):
+            raise TypeError("mailkeys serves GraphQL over HTTP only")
         authentication = await self.services.authenticator.authenticate(
             request.headers.get("authorization")
         )

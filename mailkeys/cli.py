@@ -44,7 +44,7 @@ def serve(args: argparse.Namespace) -> int:
             "  to get a team and its first Full Access key; then try\n"
             f"    curl -s {url} -H 'Authorization: Bearer <key>' "
             "-H 'Content-Type: application/json' "
-            "-d '{\"query\": \"{ viewer { team { id name } apiKey { id preset } } }\"}'"
+            '-d \'{"query": "{ viewer { team { id name } apiKey { id preset } } }"}\''
         )
     sys.stdout.flush()
     uvicorn.run(

@@ -103,7 +103,7 @@ def parse_token(token: str) -> ParsedToken | None:
     if match is None:
         return None
     prefix, key_id, secret, check = match.groups()
-    if not hmac.compare_digest(checksum(token[: -CHECKSUM_LENGTH]), check):
+    if not hmac.compare_digest(checksum(token[:-CHECKSUM_LENGTH]), check):
         return None
     return ParsedToken(prefix=prefix, key_id=key_id, secret=secret)
 

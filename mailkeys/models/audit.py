@@ -11,7 +11,7 @@ from tortoise.models import Model
 class AuditEvent(Model):
     """One recorded create, rotate, revoke, suspend, resume, limit or policy change."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     team_id = fields.CharField(max_length=32, null=True, db_index=True)
     created_at = fields.DatetimeField(db_index=True)
     actor = fields.CharField(max_length=64)

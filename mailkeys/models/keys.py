@@ -41,7 +41,7 @@ class SendScopeMode(StrEnum):
 class ApiKey(Model):
     """A key. Only an argon2id hash of its token and a display form are stored."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="api_keys", on_delete=fields.CASCADE
     )
@@ -49,6 +49,8 @@ class ApiKey(Model):
     name = fields.CharField(max_length=200, default="")
     preset = fields.CharField(max_length=100, null=True)
     permissions: list[str] = fields.JSONField(default=list)
+    team_id: str
+    mailbox_id: str | None
     mailbox: fields.ForeignKeyNullableRelation[Mailbox] = fields.ForeignKeyField(
         "models.Mailbox", related_name="api_keys", null=True, on_delete=fields.CASCADE
     )

@@ -20,7 +20,7 @@ class MailboxStatus(StrEnum):
 class Mailbox(Model):
     """An email address of the team, with its own credentials."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="mailboxes", on_delete=fields.CASCADE
     )

@@ -11,7 +11,7 @@ from mailkeys.models.teams import Team
 class Provider(Model):
     """A sending account of the team; only active ones take part in sending."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="providers", on_delete=fields.CASCADE
     )
@@ -26,7 +26,7 @@ class Provider(Model):
 class DeliveryGroup(Model):
     """A named set of the team's providers that a sending key may be routed through."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="delivery_groups", on_delete=fields.CASCADE
     )

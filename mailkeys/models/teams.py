@@ -32,7 +32,7 @@ MAX_LIMIT = 1_000_000
 class Team(Model):
     """A customer team: the unit that owns credentials and resources."""
 
-    id = fields.CharField(pk=True, max_length=32)
+    id = fields.CharField(primary_key=True, max_length=32)
     name = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -43,7 +43,7 @@ class Team(Model):
 class TeamLimit(Model):
     """An operator's override of one default limit for one team."""
 
-    id = fields.IntField(pk=True)
+    id = fields.IntField(primary_key=True)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="limit_overrides", on_delete=fields.CASCADE
     )

@@ -27,7 +27,7 @@ class CredentialKind(StrEnum):
     INFRASTRUCTURE = "infrastructure"
     SENDING = "sending"
     MAILBOX = "mailbox"
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105  # a credential kind, not a secret
 
 
 TEAM_PERMISSIONS: tuple[str, ...] = (

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from mailkeys.models import ApiKey, KeyStatus, KeyType
 from mailkeys.policy import OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
-from mailkeys.settings import Settings
 from mailkeys.resolvers.hashing import BoundedHasher
+from mailkeys.settings import Settings
 from mailkeys.tokens import INFRASTRUCTURE_PREFIX, parse_token
 
 _KIND_OF_TYPE = {

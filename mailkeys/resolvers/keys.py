@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from mailkeys.errors import ConflictError, InvalidInputError, LimitExceededError, NotFoundError
-from mailkeys.errors import PermissionDeniedError
+from mailkeys.errors import (
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from mailkeys.models import (
     ApiKey,
     DeliveryGroup,
@@ -23,8 +28,14 @@ from mailkeys.models import (
 from mailkeys.models.keys import status_filter
 from mailkeys.models.limits import count_active_credentials, lock_team
 from mailkeys.models.teams import team_limit
-from mailkeys.policy import Actor, CredentialKind, authorize, can_issue, current
-from mailkeys.policy import effective_permissions
+from mailkeys.policy import (
+    Actor,
+    CredentialKind,
+    authorize,
+    can_issue,
+    current,
+    effective_permissions,
+)
 from mailkeys.policy.vocabulary import KIND_ROLES, MAILBOX_PERMISSIONS, Domain
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -78,7 +89,7 @@ class KeyConfig:
             name=key.name,
             preset=key.preset,
             permissions=list(key.permissions),
-            mailbox_id=key.mailbox_id,  # type: ignore[attr-defined]
+            mailbox_id=key.mailbox_id,
             mailbox_ids=key.mailbox_ids,
             send_scope_mode=SendScopeMode(key.send_scope_mode) if key.send_scope_mode else None,
             send_scope_ids=list(key.send_scope_ids),
@@ -344,14 +355,13 @@ async def revoke_key(actor: Actor, key_id: str) -> ApiKey:
     """Revoke now; revoking a revoked key changes nothing (idempotent)."""
     authorize(actor, "key.revoke")
     team_id = str(actor.team_id)
-    async with audited(actor, "key.revoke", "api_key", key_id, team_id):
-        async with in_transaction():
-            key = await _team_key(actor, key_id)
-            now = datetime.now(UTC)
-            if key.revoked_at is None or key.revoked_at > now:
-                key.revoked_at = now
-                await key.save(update_fields=["revoked_at"])
-                await record_event(actor, "key.revoke", "api_key", key.id, team_id)
+    async with audited(actor, "key.revoke", "api_key", key_id, team_id), in_transaction():
+        key = await _team_key(actor, key_id)
+        now = datetime.now(UTC)
+        if key.revoked_at is None or key.revoked_at > now:
+            key.revoked_at = now
+            await key.save(update_fields=["revoked_at"])
+            await record_event(actor, "key.revoke", "api_key", key.id, team_id)
     return key
 
 

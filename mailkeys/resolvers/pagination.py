@@ -10,9 +10,10 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from tortoise.expressions import Q
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from mailkeys.errors import InvalidInputError
@@ -24,11 +25,14 @@ MAX_PAGE_SIZE = 100
 class Keyed(Protocol):
     """A row that can be paged: it has a creation time and a unique id."""
 
-    id: str
-    created_at: datetime
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 
-RowT = TypeVar("RowT", bound=Keyed)
+RowT = TypeVar("RowT", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ async def keyset_page(query: QuerySet[RowT], first: int | None, after: str | Non
     rows = rows[:size]
     return Page(
         rows=rows,
-        cursors=[encode_cursor(row) for row in rows],
+        cursors=[encode_cursor(cast(Keyed, row)) for row in rows],
         has_next_page=has_next,
         total_count=total,
     )

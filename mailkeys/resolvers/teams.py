@@ -13,9 +13,9 @@ from mailkeys.models.limits import count_used
 from mailkeys.models.teams import MAX_LIMIT, team_limits
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
+from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.resolvers.keys import IssuedKey, NewKey, insert_key, prepare_key, validate_static
 from mailkeys.resolvers.validation import clean_name
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.tokens import new_id
 
 FIRST_KEY_PRESET = "root:full"
@@ -90,20 +90,19 @@ async def update_team_limit(
     authorize(actor, "platform.team.limits.update")
     if not 0 <= limit <= MAX_LIMIT:
         raise InvalidInputError("limit", f"limit must be between 0 and {MAX_LIMIT}.")
-    async with audited(actor, "team.limit.update", "team", team_id, team_id):
-        async with in_transaction():
-            team = await Team.filter(id=team_id).select_for_update().first()
-            if team is None:
-                raise NotFoundError("Team")
-            override = await TeamLimit.filter(team_id=team_id, resource=resource).first()
-            previous = override.limit if override else None
-            if override is None:
-                await TeamLimit.create(team_id=team_id, resource=resource, limit=limit)
-            else:
-                override.limit = limit
-                await override.save(update_fields=["limit"])
-            await record_event(
-                actor, "team.limit.update", "team", team_id, team_id,
-                details={"resource": resource.value, "limit": limit, "previous": previous},
-            )  # fmt: skip
+    async with audited(actor, "team.limit.update", "team", team_id, team_id), in_transaction():
+        team = await Team.filter(id=team_id).select_for_update().first()
+        if team is None:
+            raise NotFoundError("Team")
+        override = await TeamLimit.filter(team_id=team_id, resource=resource).first()
+        previous = override.limit if override else None
+        if override is None:
+            await TeamLimit.create(team_id=team_id, resource=resource, limit=limit)
+        else:
+            override.limit = limit
+            await override.save(update_fields=["limit"])
+        await record_event(
+            actor, "team.limit.update", "team", team_id, team_id,
+            details={"resource": resource.value, "limit": limit, "previous": previous},
+        )  # fmt: skip
     return team

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -35,7 +36,7 @@ class AuditEvent:
             target_type=event.target_type,
             target_id=event.target_id,
             outcome=event.outcome,
-            details=event.details,
+            details=cast(JSON, event.details),
         )
 
 

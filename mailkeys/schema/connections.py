@@ -6,19 +6,18 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import strawberry
+from tortoise.models import Model
 
 from mailkeys.resolvers.pagination import Page
 
 NodeT = TypeVar("NodeT")
-RowT = TypeVar("RowT")
+RowT = TypeVar("RowT", bound=Model)
 
 
 @strawberry.type(description="Where a page ends and whether another follows.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="True if more items follow this page.")
-    end_cursor: str | None = strawberry.field(
-        description="Pass as `after` to fetch the next page."
-    )
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to fetch the next page.")
 
 
 @strawberry.type(description="One item of a connection and its cursor.")

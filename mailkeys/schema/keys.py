@@ -13,18 +13,27 @@ from mailkeys.resolvers import keys as key_resolvers
 from mailkeys.schema.connections import Connection, connection_of
 from mailkeys.schema.context import Info
 
-ApiKeyType = strawberry.enum(KeyType, name="ApiKeyType", description="What a key is for.")
-ApiKeyStatus = strawberry.enum(
-    KeyStatus, name="ApiKeyStatus", description="Derived from revocation, expiry and mailbox."
-)
-SendScopeModeEnum = strawberry.enum(
-    SendScopeMode, name="SendScopeMode", description="Which providers a sending key may use."
-)
+# The models' enums are the GraphQL enums; registering them here keeps one source of truth.
+strawberry.enum(KeyType, name="ApiKeyType", description="What a key is for.")
+strawberry.enum(KeyStatus, name="ApiKeyStatus", description="Derived, never stored.")
+strawberry.enum(SendScopeMode, name="SendScopeMode", description="Which providers a key may use.")
+
+
+def _id(value: str | None) -> strawberry.ID | None:
+    return None if value is None else strawberry.ID(value)
+
+
+def _ids(values: list[str] | None) -> list[strawberry.ID] | None:
+    return None if values is None else [strawberry.ID(value) for value in values]
+
+
+def _strs(values: list[strawberry.ID] | None) -> list[str] | None:
+    return None if values is None else [str(value) for value in values]
 
 
 @strawberry.type(description="Where a sending key may route mail.")
 class SendScope:
-    mode: SendScopeModeEnum = strawberry.field(description="All providers, or a list.")
+    mode: SendScopeMode = strawberry.field(description="All providers, or a list.")
     provider_ids: list[strawberry.ID] = strawberry.field(description="For PROVIDERS.")
     delivery_group_ids: list[strawberry.ID] = strawberry.field(description="For DELIVERY_GROUPS.")
 
@@ -33,7 +42,7 @@ class SendScope:
 class ApiKey:
     id: strawberry.ID = strawberry.field(description="The public key id (part of the token).")
     name: str = strawberry.field(description="A label chosen at creation.")
-    type: ApiKeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
+    type: KeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
     preset: str | None = strawberry.field(description="The role preset (infrastructure keys).")
     permissions: list[str] = strawberry.field(
         description="What the key may do: its preset's permissions, or its mailbox permissions."
@@ -43,7 +52,7 @@ class ApiKey:
         description="The mailboxes a sending key is narrowed to; null means all of the team's."
     )
     send_scope: SendScope | None = strawberry.field(description="A sending key's routing.")
-    status: ApiKeyStatus = strawberry.field(description="Active, expired, revoked, suspended.")
+    status: KeyStatus = strawberry.field(description="Active, expired, revoked, suspended.")
     display_token: str = strawberry.field(description="Prefix, key id and last 4 characters.")
     created_at: datetime = strawberry.field(description="When the key was issued.")
     created_by: str = strawberry.field(description="Which credential or operator issued it.")
@@ -71,19 +80,21 @@ class ApiKey:
             mode = SendScopeMode(key.send_scope_mode)
             scope = SendScope(
                 mode=mode,
-                provider_ids=key.send_scope_ids if mode is SendScopeMode.PROVIDERS else [],
-                delivery_group_ids=(
+                provider_ids=_ids(key.send_scope_ids if mode is SendScopeMode.PROVIDERS else [])
+                or [],
+                delivery_group_ids=_ids(
                     key.send_scope_ids if mode is SendScopeMode.DELIVERY_GROUPS else []
-                ),
+                )
+                or [],
             )
         return cls(
-            id=key.id,
+            id=strawberry.ID(key.id),
             name=key.name,
             type=KeyType(key.type),
             preset=key.preset,
             permissions=permissions,
-            mailbox_id=mailbox.id if mailbox else None,
-            mailbox_ids=key.mailbox_ids,
+            mailbox_id=_id(mailbox.id if mailbox else None),
+            mailbox_ids=_ids(key.mailbox_ids),
             send_scope=scope,
             status=status,
             display_token=key.display_token,
@@ -92,14 +103,14 @@ class ApiKey:
             last_used_at=key.last_used_at,
             expires_at=key.expires_at,
             revoked_at=key.revoked_at,
-            rotated_from_id=key.rotated_from_id,
-            rotated_to_id=key.rotated_to_id,
+            rotated_from_id=_id(key.rotated_from_id),
+            rotated_to_id=_id(key.rotated_to_id),
         )
 
 
 @strawberry.input(description="A sending key's routing.")
 class SendScopeInput:
-    mode: SendScopeModeEnum = strawberry.field(description="ALL, PROVIDERS or DELIVERY_GROUPS.")
+    mode: SendScopeMode = strawberry.field(description="ALL, PROVIDERS or DELIVERY_GROUPS.")
     provider_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Providers of the team, for PROVIDERS."
     )
@@ -110,7 +121,7 @@ class SendScopeInput:
 
 @strawberry.input(description="A new key. Fields that do not apply to its type are refused.")
 class ApiKeyCreateInput:
-    type: ApiKeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
+    type: KeyType = strawberry.field(description="Infrastructure, sending or mailbox key.")
     name: str | None = strawberry.field(default=None, description="A label.")
     preset: str | None = strawberry.field(
         default=None, description="Infrastructure keys: a preset id from `presets`."
@@ -140,10 +151,10 @@ class ApiKeyCreateInput:
             preset=self.preset,
             permissions=self.permissions,
             mailbox_id=self.mailbox_id,
-            mailbox_ids=self.mailbox_ids,
+            mailbox_ids=_strs(self.mailbox_ids),
             send_scope_mode=SendScopeMode(scope.mode).value if scope else None,
-            provider_ids=scope.provider_ids if scope else None,
-            delivery_group_ids=scope.delivery_group_ids if scope else None,
+            provider_ids=_strs(scope.provider_ids) if scope else None,
+            delivery_group_ids=_strs(scope.delivery_group_ids) if scope else None,
             expires_at=self.expires_at,
         )
 
@@ -189,8 +200,8 @@ class KeyQueries:
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        type: ApiKeyType | None = None,
-        status: ApiKeyStatus | None = None,
+        type: KeyType | None = None,
+        status: KeyStatus | None = None,
     ) -> Connection[ApiKey]:
         page = await key_resolvers.list_keys(
             info.context.actor,

@@ -8,23 +8,19 @@ import strawberry
 
 from mailkeys import models
 from mailkeys.models import LimitedResource
-from mailkeys.policy import CredentialKind, current, effective_permissions
+from mailkeys.policy import CredentialKind, Domain, current, effective_permissions
 from mailkeys.resolvers import keys as key_resolvers
 from mailkeys.resolvers import teams as team_resolvers
 from mailkeys.schema.context import Info
 from mailkeys.schema.keys import ApiKey
 
-LimitedResourceEnum = strawberry.enum(
-    LimitedResource, name="LimitedResource", description="A resource a team has a limit of."
-)
-CredentialKindEnum = strawberry.enum(
-    CredentialKind, name="CredentialKind", description="What kind of principal is asking."
-)
+strawberry.enum(LimitedResource, description="A resource a team has a limit of.")
+strawberry.enum(CredentialKind, description="What kind of principal is asking.")
 
 
 @strawberry.type(description="How much of one limited resource a team uses.")
 class TeamLimit:
-    resource: LimitedResourceEnum = strawberry.field(description="The resource.")
+    resource: LimitedResource = strawberry.field(description="The resource.")
     used: int = strawberry.field(description="How many the team has now.")
     limit: int = strawberry.field(description="How many it may have.")
 
@@ -50,7 +46,7 @@ class Team:
 
 @strawberry.type(description="Who is asking: the credential of this request and its team.")
 class Viewer:
-    kind: CredentialKindEnum = strawberry.field(description="What kind of principal.")
+    kind: CredentialKind = strawberry.field(description="What kind of principal.")
     team: Team | None = strawberry.field(description="The credential's team (none: operator).")
     api_key: ApiKey | None = strawberry.field(description="The key of this request, if a key.")
     permissions: list[str] = strawberry.field(description="What this principal may do now.")
@@ -78,7 +74,7 @@ class TeamCreatePayload:
 @strawberry.input(description="Change one limit of a team.")
 class TeamLimitsUpdateInput:
     team_id: strawberry.ID = strawberry.field(description="The team.")
-    resource: LimitedResourceEnum = strawberry.field(description="Which limit.")
+    resource: LimitedResource = strawberry.field(description="Which limit.")
     limit: int = strawberry.field(description="The new limit (0 to 1,000,000).")
 
 
@@ -112,7 +108,7 @@ class TeamQueries:
         info.context.actor  # noqa: B018  # any authenticated principal may list presets
         snapshot = current()
         return [
-            Preset(id=preset, name=name, permissions=snapshot.grants(preset, "team"))  # type: ignore[arg-type]
+            Preset(id=preset, name=name, permissions=snapshot.grants(preset, Domain.TEAM))
             for preset, name in snapshot.presets.items()
         ]
 

@@ -1,0 +1,1 @@
+"""Resolver functions per domain: they take an actor and plain arguments, never Info."""

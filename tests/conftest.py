@@ -1,0 +1,179 @@
+"""Shared fixtures: an isolated database per test, the real ASGI app, GraphQL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from tortoise.context import tortoise_test_context
+
+from mailkeys import policy
+from mailkeys.app import create_app
+from mailkeys.models import MODEL_MODULES
+from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.settings import Argon2Parameters, Settings
+
+OPERATOR_TOKEN = "operator-test-token-0123456789"
+GATEWAY_TOKEN = "gateway-test-token-0123456789"
+# argon2's cheapest profile: real hashing, fast tests (STYLE: never a fake hasher).
+CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+
+
+def test_settings(**overrides: Any) -> Settings:
+    """Settings for tests: cheap argon2, known operator and gateway tokens."""
+    values: dict[str, Any] = {
+        "database_url": "sqlite://:memory:",
+        "operator_token": OPERATOR_TOKEN,
+        "gateway_token": GATEWAY_TOKEN,
+        "argon2": CHEAP_ARGON2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test despite its name
+
+
+@pytest.fixture(scope="session")
+def shipped_policy() -> policy.PolicySnapshot:
+    """The shipped policy, built once for the session."""
+    return build_snapshot(shipped_model_text(), shipped_policy_text(), version=1)
+
+
+@pytest.fixture(autouse=True)
+def installed_policy(shipped_policy: policy.PolicySnapshot) -> policy.PolicySnapshot:
+    """Every test starts from the shipped policy."""
+    policy.install(shipped_policy)
+    return shipped_policy
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[None]:
+    """A fresh in-memory SQLite database with the schema."""
+    async with tortoise_test_context(MODEL_MODULES):
+        yield
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings the app under test runs with."""
+    return test_settings()
+
+
+@pytest.fixture
+async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real ASGI app in this event loop."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mailkeys.test") as c:
+        yield c
+
+
+@dataclass
+class GqlResult:
+    """A GraphQL response as the client sees it."""
+
+    status: int
+    headers: httpx.Headers
+    body: dict[str, Any]
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self.body.get("errors") or [])
+
+    @property
+    def codes(self) -> list[str]:
+        return [error["extensions"]["code"] for error in self.errors]
+
+    def ok(self) -> Any:
+        """The data, asserting there was no error."""
+        assert not self.errors, self.errors
+        return self.data
+
+
+Gql = Callable[..., Awaitable[GqlResult]]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> Gql:
+    """Run a GraphQL document over HTTP, optionally with a Bearer token."""
+
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> GqlResult:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        return GqlResult(response.status_code, response.headers, response.json())
+
+    return run
+
+
+@dataclass
+class TeamHandle:
+    """A team made for a test and its first Full Access key."""
+
+    id: str
+    token: str
+    key_id: str
+
+
+TEAM_CREATE = """
+mutation($name: String!) {
+  teamCreate(input: {name: $name}) { team { id name } apiKey { id } secret }
+}
+"""
+
+KEY_CREATE = """
+mutation($input: ApiKeyCreateInput!) {
+  apiKeyCreate(input: $input) {
+    apiKey { id type preset permissions status displayToken mailboxId mailboxIds
+             sendScope { mode providerIds deliveryGroupIds } }
+    secret
+  }
+}
+"""
+
+
+@pytest.fixture
+def make_team(gql: Gql) -> Callable[..., Awaitable[TeamHandle]]:
+    """Create a team through the operator API."""
+
+    async def make(name: str = "Acme") -> TeamHandle:
+        data = (await gql(TEAM_CREATE, {"name": name}, token=OPERATOR_TOKEN)).ok()
+        created = data["teamCreate"]
+        return TeamHandle(created["team"]["id"], created["secret"], created["apiKey"]["id"])
+
+    return make
+
+
+@dataclass
+class KeyHandle:
+    """A key made for a test: its id, its token, and the API's view of it."""
+
+    id: str
+    token: str
+    node: dict[str, Any]
+
+
+@pytest.fixture
+def make_key(gql: Gql) -> Callable[..., Awaitable[KeyHandle]]:
+    """Create a key with `token`; keyword arguments are the GraphQL input."""
+
+    async def make(token: str, **key_input: Any) -> KeyHandle:
+        key_input.setdefault("type", "INFRASTRUCTURE")
+        if key_input["type"] == "INFRASTRUCTURE":
+            key_input.setdefault("preset", "root:full")
+        data = (await gql(KEY_CREATE, {"input": key_input}, token=token)).ok()
+        created = data["apiKeyCreate"]
+        return KeyHandle(created["apiKey"]["id"], created["secret"], created["apiKey"])
+
+    return make
