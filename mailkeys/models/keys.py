@@ -95,14 +95,17 @@ def live_key_filter(now: datetime) -> Q:
 
 def status_filter(status: KeyStatus, now: datetime) -> Q:
     """A query filter selecting keys whose derived status is `status` at `now`."""
+    # Spelled out rather than negated: NOT over a NULL column is NULL, never true, in SQL.
     revoked = Q(revoked_at__lte=now)
+    not_revoked = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
     expired = Q(expires_at__lte=now)
     suspended = Q(mailbox__status=MailboxStatus.SUSPENDED)
+    not_suspended = Q(mailbox_id__isnull=True) | Q(mailbox__status=MailboxStatus.ACTIVE)
     if status is KeyStatus.REVOKED:
         return revoked
     if status is KeyStatus.EXPIRED:
-        return ~revoked & expired
+        return not_revoked & expired
     live = live_key_filter(now)
     if status is KeyStatus.SUSPENDED:
         return live & suspended
-    return live & (Q(mailbox_id__isnull=True) | ~suspended)
+    return live & not_suspended

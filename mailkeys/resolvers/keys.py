@@ -289,9 +289,9 @@ async def _team_key(actor: Actor, key_id: str) -> ApiKey:
 
 async def create_key(actor: Actor, new: NewKey, hasher: BoundedHasher) -> IssuedKey:
     """Issue a key in the actor's team; the team's credential limit holds under concurrency."""
-    authorize(actor, "key.create")
     team_id = str(actor.team_id)
     async with audited(actor, "key.create", "api_key", None, team_id):
+        authorize(actor, "key.create")
         config = validate_static(new)
         _check_no_escalation(actor, config)
         await _validate_references(team_id, config)
@@ -323,9 +323,9 @@ async def rotate_key(
     actor: Actor, key_id: str, grace_seconds: int | None, hasher: BoundedHasher
 ) -> RotatedKey:
     """Issue a successor with the same configuration; the predecessor ends after the grace."""
-    authorize(actor, "key.rotate")
     team_id = str(actor.team_id)
     async with audited(actor, "key.rotate", "api_key", key_id, team_id):
+        authorize(actor, "key.rotate")
         key = await _team_key(actor, key_id)
         config = KeyConfig.of(key)
         _check_no_escalation(actor, config)
@@ -353,9 +353,9 @@ async def rotate_key(
 
 async def revoke_key(actor: Actor, key_id: str) -> ApiKey:
     """Revoke now; revoking a revoked key changes nothing (idempotent)."""
-    authorize(actor, "key.revoke")
     team_id = str(actor.team_id)
     async with audited(actor, "key.revoke", "api_key", key_id, team_id), in_transaction():
+        authorize(actor, "key.revoke")
         key = await _team_key(actor, key_id)
         now = datetime.now(UTC)
         if key.revoked_at is None or key.revoked_at > now:

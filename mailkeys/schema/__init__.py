@@ -6,6 +6,8 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -33,6 +35,16 @@ class Mutation(TeamMutations, KeyMutations):
     pass
 
 
+class MailkeysSchema(strawberry.Schema):
+    """Strawberry's schema, minus its own error log: `ErrorMapping` logs unexpected errors
+    once, with the request id; expected domain errors are answers, not faults."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the error mapping and the abuse limits of SPEC §6."""
     # Factories, not instances: Strawberry builds fresh extensions for every request.
@@ -46,4 +58,4 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return MailkeysSchema(query=Query, mutation=Mutation, extensions=extensions)
