@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mailkeys.models import Mailbox, Provider
+from mailkeys.models import ApiKey, Mailbox, Provider
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
@@ -32,6 +32,11 @@ query($first: Int, $after: String, $type: ApiKeyType, $status: ApiKeyStatus) {
   }
 }
 """
+LIMIT_TO_TWO = """
+mutation($t: ID!) {
+  teamLimitsUpdate(input: {teamId: $t, resource: CREDENTIALS, limit: 2}) { team { id } }
+}
+"""
 KEY_CREATE = """
 mutation($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) { apiKey { id } secret } }
 """
@@ -39,7 +44,9 @@ mutation($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) { apiKey { id
 
 async def add_mailbox(team_id: str, address: str = "ops@example.com") -> str:
     """Mailboxes arrive with their own issue; until then tests store one directly."""
-    mailbox = await Mailbox.create(id=f"mbx_{address.split('@')[0]}", team_id=team_id, address=address)
+    mailbox = await Mailbox.create(
+        id=f"mbx_{address.split('@')[0]}", team_id=team_id, address=address
+    )
     return mailbox.id
 
 
@@ -112,23 +119,28 @@ async def test_send_scope_validates_against_the_team(
     assert refused.errors[0]["extensions"]["field"] == "sendScope.providerIds"
 
 
+FULL = {"type": "INFRASTRUCTURE", "preset": "root:full"}
+SEND = {"type": "SENDING", "permissions": ["email.send"]}
+PAST = "2001-01-01T00:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("key_input", "field"),
     [
         ({"type": "INFRASTRUCTURE"}, "preset"),
         ({"type": "INFRASTRUCTURE", "preset": "root:nope"}, "preset"),
-        ({"type": "INFRASTRUCTURE", "preset": "root:full", "permissions": ["email.send"]}, "permissions"),
+        ({**FULL, "permissions": ["email.send"]}, "permissions"),
         ({"type": "SENDING", "permissions": []}, "permissions"),
         ({"type": "SENDING", "permissions": ["key.read"]}, "permissions"),
-        ({"type": "SENDING", "permissions": ["email.send"], "preset": "root:full"}, "preset"),
-        ({"type": "SENDING", "permissions": ["email.send"], "mailboxIds": ["mbx_unknown"]}, "mailboxIds"),
-        ({"type": "SENDING", "permissions": ["email.send"], "sendScope": {"mode": "PROVIDERS"}}, "sendScope.providerIds"),
+        ({**SEND, "preset": "root:full"}, "preset"),
+        ({**SEND, "mailboxIds": ["mbx_unknown"]}, "mailboxIds"),
+        ({**SEND, "sendScope": {"mode": "PROVIDERS"}}, "sendScope.providerIds"),
         ({"type": "MAILBOX", "permissions": ["email.send"]}, "mailboxId"),
-        ({"type": "MAILBOX", "permissions": ["email.send"], "mailboxId": "mbx_unknown"}, "mailboxId"),
-        ({"type": "INFRASTRUCTURE", "preset": "root:full", "name": "x" * 201}, "name"),
-        ({"type": "INFRASTRUCTURE", "preset": "root:full", "expiresAt": "2001-01-01T00:00:00+00:00"}, "expiresAt"),
+        ({"type": "MAILBOX", "permissions": ["email.send"], "mailboxId": "mbx_x"}, "mailboxId"),
+        ({**FULL, "name": "x" * 201}, "name"),
+        ({**FULL, "expiresAt": PAST}, "expiresAt"),
     ],
-)  # fmt: skip
+)
 async def test_invalid_key_input_names_the_field(
     gql: Gql, make_team: MakeTeam, key_input: dict[str, Any], field: str
 ) -> None:
@@ -157,7 +169,9 @@ async def test_no_key_may_create_a_key_with_more_than_it_holds(
     readonly = await make_key(team.token, preset="root:readonly")
 
     result = await gql(
-        KEY_CREATE, {"input": {"type": "INFRASTRUCTURE", "preset": "root:full"}}, token=readonly.token
+        KEY_CREATE,
+        {"input": {"type": "INFRASTRUCTURE", "preset": "root:full"}},
+        token=readonly.token,
     )
 
     assert result.codes == ["FORBIDDEN"]
@@ -171,7 +185,9 @@ async def test_mailbox_class_keys_cannot_administer_the_team(
 
     listing = await gql(KEYS, token=sending.token)
     creating = await gql(
-        KEY_CREATE, {"input": {"type": "SENDING", "permissions": ["email.send"]}}, token=sending.token
+        KEY_CREATE,
+        {"input": {"type": "SENDING", "permissions": ["email.send"]}},
+        token=sending.token,
     )
 
     assert listing.codes == ["FORBIDDEN"]
@@ -278,8 +294,7 @@ async def test_expired_key_fails_like_a_revoked_one(
     key = await make_key(team.token, preset="root:readonly", expiresAt=soon)
     assert (await gql(VIEWER, token=key.token)).ok()
 
-    from mailkeys.models import ApiKey  # noqa: PLC0415  # move expiry into the past directly
-
+    # move the expiry into the past directly
     await ApiKey.filter(id=key.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     result = await gql(VIEWER, token=key.token)
     listed = (await gql(KEYS, {"status": "EXPIRED"}, token=team.token)).ok()["apiKeys"]
@@ -342,7 +357,8 @@ async def test_every_change_is_audited_without_secrets(
 
     events = (
         await gql(
-            "{ auditEvents(first: 50) { edges { node { action actor targetId outcome details } } } }",
+            "{ auditEvents(first: 50) "
+            "{ edges { node { action actor targetId outcome details } } } }",
             token=team.token,
         )
     ).ok()["auditEvents"]["edges"]
@@ -388,9 +404,7 @@ async def test_presets_come_from_the_live_policy(gql: Gql, make_team: MakeTeam) 
     }
 
 
-async def test_team_create_and_limits_are_operator_only(
-    gql: Gql, make_team: MakeTeam
-) -> None:
+async def test_team_create_and_limits_are_operator_only(gql: Gql, make_team: MakeTeam) -> None:
     team = await make_team()
     update = """
     mutation($team: ID!, $limit: Int!) {
@@ -407,7 +421,9 @@ async def test_team_create_and_limits_are_operator_only(
     by_operator = (await gql(update, {"team": team.id, "limit": 5}, token=OPERATOR_TOKEN)).ok()
     unknown_team = await gql(update, {"team": "team_nope", "limit": 5}, token=OPERATOR_TOKEN)
     negative = await gql(update, {"team": team.id, "limit": -1}, token=OPERATOR_TOKEN)
-    empty_name = await gql('mutation { teamCreate(input: {name: " "}) { team { id } } }', token=OPERATOR_TOKEN)
+    empty_name = await gql(
+        'mutation { teamCreate(input: {name: " "}) { team { id } } }', token=OPERATOR_TOKEN
+    )
 
     assert by_team.codes == ["FORBIDDEN"]
     assert create_by_team.codes == ["FORBIDDEN"]
@@ -423,14 +439,16 @@ async def test_limit_exceeded_names_resource_and_limit(
 ) -> None:
     team = await make_team()
     await gql(
-        'mutation($t: ID!) { teamLimitsUpdate(input: {teamId: $t, resource: CREDENTIALS, limit: 2}) { team { id } } }',
+        LIMIT_TO_TWO,
         {"t": team.id},
         token=OPERATOR_TOKEN,
     )
     await make_key(team.token, preset="root:readonly")
 
     result = await gql(
-        KEY_CREATE, {"input": {"type": "INFRASTRUCTURE", "preset": "root:readonly"}}, token=team.token
+        KEY_CREATE,
+        {"input": {"type": "INFRASTRUCTURE", "preset": "root:readonly"}},
+        token=team.token,
     )
 
     assert result.codes == ["LIMIT_EXCEEDED"]
@@ -444,14 +462,16 @@ async def test_a_team_at_its_limit_can_still_rotate(
 ) -> None:
     team = await make_team()
     await gql(
-        'mutation($t: ID!) { teamLimitsUpdate(input: {teamId: $t, resource: CREDENTIALS, limit: 2}) { team { id } } }',
+        LIMIT_TO_TWO,
         {"t": team.id},
         token=OPERATOR_TOKEN,
     )
     key = await make_key(team.token, preset="root:readonly")
 
     rotated = await gql(ROTATE, {"id": key.id, "grace": 600}, token=team.token)
-    viewer = (await gql("{ viewer { team { limits { resource used limit } } } }", token=team.token)).ok()
+    viewer = (
+        await gql("{ viewer { team { limits { resource used limit } } } }", token=team.token)
+    ).ok()
 
     assert rotated.ok()
     assert {"resource": "CREDENTIALS", "used": 2, "limit": 2} in viewer["viewer"]["team"]["limits"]

@@ -7,7 +7,6 @@ from functools import partial
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -17,6 +16,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
