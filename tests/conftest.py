@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 from tortoise.context import tortoise_test_context
 
 from mailkeys import policy
 from mailkeys.app import create_app
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.schema.context import Services
 from mailkeys.settings import Argon2Parameters, Settings
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"
@@ -64,9 +66,20 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(db: None, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def app(settings: Settings) -> Starlette:
+    """The real ASGI app (its lifespan is not run: `db` and `installed_policy` stand in)."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def services(app: Starlette) -> Services:
+    """The app's per-process collaborators (authenticator, hasher)."""
+    return cast(Services, app.state.services)
+
+
+@pytest.fixture
+async def client(db: None, app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the real ASGI app in this event loop."""
-    app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mailkeys.test") as c:
         yield c

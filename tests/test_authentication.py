@@ -1,0 +1,123 @@
+"""The authentication hot path (SPEC §3, §6; issue: argon2 rarely, state on every request)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mailkeys.models import ApiKey, Mailbox, MailboxStatus
+from mailkeys.schema.context import Services
+from mailkeys.tokens import checksum
+from tests.conftest import Gql, KeyHandle, TeamHandle
+
+MakeTeam = Callable[..., Awaitable[TeamHandle]]
+MakeKey = Callable[..., Awaitable[KeyHandle]]
+VIEWER = "{ viewer { apiKey { id status } } }"
+
+
+async def test_argon2_is_paid_once_per_key_within_the_window(
+    gql: Gql, make_team: MakeTeam, services: Services
+) -> None:
+    team = await make_team()
+    before = services.hasher.verifications
+
+    for _ in range(5):
+        (await gql(VIEWER, token=team.token)).ok()
+
+    assert services.hasher.verifications - before == 1
+
+
+async def test_a_wrong_secret_for_a_real_key_id_is_refused(gql: Gql, make_team: MakeTeam) -> None:
+    team = await make_team()
+    (await gql(VIEWER, token=team.token)).ok()  # the right token is now cached
+    # a well-formed token with the right key id and checksum, and a wrong secret
+    body = team.token[: -6 - 32] + "A" * 32
+    forged = body + checksum(body)
+
+    result = await gql(VIEWER, token=forged)
+
+    assert result.status == 401
+    assert result.codes == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer smx_root_short",
+        "Bearer smx_root_0000000000000000_00000000000000000000000000000000000000",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "smx_root_no_scheme",
+    ],
+)
+async def test_malformed_credentials_are_refused_without_a_database_query(
+    gql: Gql, client: Any, monkeypatch: pytest.MonkeyPatch, header: str
+) -> None:
+    def no_query(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a malformed token reached the database")
+
+    monkeypatch.setattr(ApiKey, "filter", no_query)
+
+    response = await client.post(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": header}
+    )
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_no_credential_is_unauthenticated_but_public_fields_answer(gql: Gql) -> None:
+    anonymous = await gql(VIEWER)
+    typename = await gql("{ __typename }")
+
+    assert anonymous.status == 401
+    assert anonymous.codes == ["UNAUTHENTICATED"]
+    assert typename.ok() == {"__typename": "Query"}
+
+
+async def test_suspended_mailbox_stops_its_keys_until_resumed(
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey
+) -> None:
+    team = await make_team()
+    mailbox = await Mailbox.create(id="mbx_ops", team_id=team.id, address="ops@example.com")
+    key = await make_key(
+        team.token, type="MAILBOX", permissions=["mailbox.read"], mailboxId=mailbox.id
+    )
+    assert (await gql(VIEWER, token=key.token)).ok()
+
+    await Mailbox.filter(id=mailbox.id).update(status=MailboxStatus.SUSPENDED)
+    suspended = await gql(VIEWER, token=key.token)
+    listed = (
+        await gql("{ apiKeys(status: SUSPENDED) { edges { node { id } } } }", token=team.token)
+    ).ok()
+    await Mailbox.filter(id=mailbox.id).update(status=MailboxStatus.ACTIVE)
+    resumed = await gql(VIEWER, token=key.token)
+
+    assert suspended.codes == ["UNAUTHENTICATED"]
+    assert [edge["node"]["id"] for edge in listed["apiKeys"]["edges"]] == [key.id]
+    assert resumed.ok()["viewer"]["apiKey"]["status"] == "ACTIVE"
+
+
+async def test_last_used_is_written_in_batches_about_once_a_minute(
+    gql: Gql, make_team: MakeTeam, services: Services
+) -> None:
+    team = await make_team()
+    recorder = services.authenticator.last_used
+
+    for _ in range(3):
+        (await gql(VIEWER, token=team.token)).ok()
+    assert await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True) is None
+    written = await recorder.flush()
+    for _ in range(3):
+        (await gql(VIEWER, token=team.token)).ok()  # within the minute: nothing queued
+    written_again = await recorder.flush()
+
+    assert written == 1
+    assert written_again == 0
+    last_used = await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True)
+    assert isinstance(last_used, datetime)
+    assert datetime.now(UTC) - last_used < timedelta(seconds=5)

@@ -1,0 +1,51 @@
+"""Per-credential rate limits and their headers (SPEC §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from mailkeys.ratelimit import InProcessRateLimiter
+from mailkeys.settings import Settings
+from tests.conftest import Gql, TeamHandle, test_settings
+
+VIEWER = "{ viewer { apiKey { id } } }"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return test_settings(rate_limit_infrastructure=3)
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    gql: Gql, make_team: Callable[..., Awaitable[TeamHandle]]
+) -> None:
+    team = await make_team()
+
+    answers = [await gql(VIEWER, token=team.token) for _ in range(4)]
+
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert all(a.headers["x-ratelimit-limit"] == "3" for a in answers)
+    refused = answers[-1]
+    assert refused.codes == ["RATE_LIMITED"]
+    assert refused.errors[0]["extensions"]["retryable"] is True
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_windows_reset_on_the_minute() -> None:
+    now = [1_000_040.0]  # 20 s into a minute that starts at 1_000_020
+    limiter = InProcessRateLimiter(clock=lambda: now[0])
+
+    first = await limiter.hit("key", 1)
+    second = await limiter.hit("key", 1)
+    now[0] += 40  # the next minute
+    third = await limiter.hit("key", 1)
+    other_key = await limiter.hit("other", 1)
+
+    assert (first.allowed, second.allowed, third.allowed, other_key.allowed) == (
+        True, False, True, True,
+    )  # fmt: skip
+    assert second.reset_after == 40
+    assert second.headers()["Retry-After"] == "40"
