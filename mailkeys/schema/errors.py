@@ -7,10 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
 from mailkeys.errors import (
     ConflictError,
@@ -73,9 +71,11 @@ class ErrorMapping(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
+        # Any result shape (executed, or refused while parsing/validating) carries `errors`.
         result = self.execution_context.result
-        if isinstance(result, GraphQLExecutionResult | StrawberryExecutionResult) and result.errors:
-            result.errors = [self._map(error) for error in result.errors]
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [self._map(error) for error in errors]
 
     def _map(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
