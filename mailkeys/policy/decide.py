@@ -12,6 +12,7 @@ from mailkeys.policy.vocabulary import (
     KIND_ROLES,
     OPERATOR_ROLE,
     PERMISSION_DOMAIN,
+    PRESET_PREFIX,
     CredentialKind,
     Domain,
 )
@@ -43,6 +44,9 @@ def role_of(actor: Actor) -> str | None:
     if actor.kind is CredentialKind.OPERATOR:
         return OPERATOR_ROLE
     if actor.kind is CredentialKind.INFRASTRUCTURE:
+        # Only a preset: a key must never act as the operator or a credential kind.
+        if actor.preset is None or not actor.preset.startswith(PRESET_PREFIX):
+            return None
         return actor.preset
     return KIND_ROLES[actor.kind]
 
@@ -105,7 +109,12 @@ def can_issue(actor: Actor, permissions: Iterable[str]) -> bool:
     role = role_of(actor)
     for permission in permissions:
         domain = PERMISSION_DOMAIN[permission]
-        delegable = role is not None and snapshot.decide(role, permission, Domain.DELEGATE).allowed
+        # Delegation covers mailbox permissions only; platform and team ones must be held.
+        delegable = (
+            role is not None
+            and domain is Domain.MAILBOX
+            and snapshot.decide(role, permission, Domain.DELEGATE).allowed
+        )
         if not delegable and not _holds(actor, permission, domain, snapshot):
             return False
     return True

@@ -22,6 +22,7 @@ from casbin.persist.adapter import Adapter, load_policy_line
 from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.vocabulary import (
     PERMISSION_DOMAIN,
+    PRESET_PREFIX,
     Domain,
     is_valid_pattern,
     permission_matches,
@@ -120,8 +121,14 @@ def _validate(lines: list[PolicyLine], model: Any) -> None:
                 line.line_number,
                 f"'{line.ptype}' takes {sections[line.ptype]} values, got {len(line.values)}",
             )
-        if any(not value or value.startswith("#") for value in line.values):
-            raise PolicyLineError(line.line_number, "empty value or trailing comment")
+        if any(not value or "#" in value for value in line.values):
+            raise PolicyLineError(
+                line.line_number, "empty value or trailing comment (only whole-line # comments)"
+            )
+        if line.ptype == "p2" and not line.values[0].startswith(PRESET_PREFIX):
+            raise PolicyLineError(
+                line.line_number, f"a preset id must start with '{PRESET_PREFIX}'"
+            )
         if line.ptype == "p":
             _validate_grant(line)
 
@@ -202,7 +209,8 @@ def build_snapshot(model_text: str, policy_text: str, version: int) -> PolicySna
                         table[(role, permission, domain)] = Decision(True, tuple(rule) or None)
     except Exception as exc:
         raise PolicyConfigurationError(f"casbin failed to evaluate the policy: {exc}") from exc
-    for preset in presets:
-        if not any(role == preset and d.allowed for (role, _, _), d in table.items()):
-            raise PolicyConfigurationError(f"preset '{preset}' grants nothing")
+    for line in lines:
+        preset = line.values[0]
+        if line.ptype == "p2" and not any(role == preset for role, _, _ in table):
+            raise PolicyLineError(line.line_number, f"preset '{preset}' grants nothing")
     return PolicySnapshot(version=version, lines=tuple(lines), presets=presets, table=table)
