@@ -19,11 +19,13 @@ from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from mailkeys import policy
+from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
 from mailkeys.ratelimit import InProcessRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
+from mailkeys.resolvers.credentials import CheckProtocol, CredentialChecker
 from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.schema import build_schema
 from mailkeys.schema.context import RequestContext, Services
@@ -65,8 +67,12 @@ def build_services(settings: Settings) -> Services:
         settings.argon2_max_concurrency,
     )
     limiter = InProcessRateLimiter()
+    authenticator = Authenticator(settings, hasher, limiter)
     return Services(
-        settings=settings, hasher=hasher, authenticator=Authenticator(settings, hasher, limiter)
+        settings=settings,
+        hasher=hasher,
+        authenticator=authenticator,
+        checker=CredentialChecker(settings, authenticator, limiter),
     )
 
 
@@ -100,13 +106,19 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
         )
 
 
-async def _flush_last_used(services: Services, every_seconds: float) -> None:
+async def flush_last_used(services: Services) -> None:
+    """Write the queued last-use times of keys and mailbox passwords."""
+    await services.authenticator.last_used.flush()
+    await services.checker.password_last_used.flush()
+
+
+async def _flush_periodically(services: Services, every_seconds: float) -> None:
     while True:
         await asyncio.sleep(every_seconds)
         try:
-            await services.authenticator.last_used.flush()
+            await flush_last_used(services)
         except Exception:
-            log.exception("could not record last use of keys")
+            log.exception("could not record last use of credentials")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -121,14 +133,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ):
             await load_policy(settings)
             flush_every = max(1.0, settings.last_used_precision_seconds / 4)
-            flusher = asyncio.create_task(_flush_last_used(services, flush_every))
+            flusher = asyncio.create_task(_flush_periodically(services, flush_every))
             try:
                 yield
             finally:
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
-                await services.authenticator.last_used.flush()
+                await flush_last_used(services)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -146,10 +158,43 @@ def create_app(settings: Settings | None = None) -> Starlette:
             status_code=200 if ready else 503,
         )
 
+    async def credential_check(request: Request) -> Response:
+        """The gateways' lean JSON form of `credentialCheck`."""
+        authentication = await services.authenticator.authenticate(
+            request.headers.get("authorization")
+        )
+        if authentication.actor is None:
+            return JSONResponse(
+                {"error": "UNAUTHENTICATED"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="mailkeys"'},
+            )
+        try:
+            body = await request.json()
+            address, secret = str(body["address"]), str(body["secret"])
+            protocol = CheckProtocol(str(body["protocol"]).lower())
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"error": "BAD_USER_INPUT", "message": "Send {address, secret, protocol}."},
+                status_code=400,
+            )
+        try:
+            result = await services.checker.check(authentication.actor, address, secret, protocol)
+        except PermissionDeniedError:
+            return JSONResponse({"error": "FORBIDDEN"}, status_code=403)
+        return JSONResponse(
+            {
+                "allowed": result.allowed,
+                "mailboxId": result.mailbox_id,
+                "permissions": list(result.permissions),
+            }
+        )
+
     graphql = MailkeysGraphQL(services)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/v1/credentials/check", credential_check, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -59,5 +59,23 @@ class ConflictError(MailkeysError):
     """Raised when the resource's current state forbids the operation."""
 
 
+class DependentsConflictError(ConflictError):
+    """Raised when deleting a provider or group that keys route through, without `confirm`."""
+
+    def __init__(self, key_ids: list[str]) -> None:
+        super().__init__(
+            f"{len(key_ids)} key(s) route through this: {', '.join(key_ids)}. Pass "
+            "confirm: true to delete it and drop it from their send scope."
+        )
+        self.key_ids = key_ids
+
+
+class NoProviderAvailableError(ConflictError):
+    """Raised when no active provider is in the sender's scope; retry once one is active."""
+
+    def __init__(self) -> None:
+        super().__init__("No active providers in this key's send scope.")
+
+
 class PolicyConfigurationError(Exception):
     """Raised when the Casbin model or policy cannot be loaded or evaluated (an internal fault)."""

@@ -41,6 +41,10 @@ class RateLimiter(Protocol):
 
     async def hit(self, key: str, limit: int) -> RateDecision: ...
 
+    async def exceeded(self, key: str, limit: int) -> bool:
+        """True if `key` already spent `limit` in this window (counts nothing)."""
+        ...
+
 
 class InProcessRateLimiter:
     """Fixed windows aligned to the clock's minutes, held in a dict of this process."""
@@ -64,6 +68,11 @@ class InProcessRateLimiter:
             self._prune(window)
         self._counters[key] = (window, count + 1)
         return RateDecision(True, limit, limit - count - 1, reset_after)
+
+    async def exceeded(self, key: str, limit: int) -> bool:
+        window = int(self._clock() // WINDOW_SECONDS)
+        counted_window, count = self._counters.get(key, (window, 0))
+        return counted_window == window and count >= limit
 
     def _prune(self, window: int) -> None:
         self._counters = {k: v for k, v in self._counters.items() if v[0] == window}

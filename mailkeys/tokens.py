@@ -108,6 +108,39 @@ def parse_token(token: str) -> ParsedToken | None:
     return ParsedToken(prefix=prefix, key_id=key_id, secret=secret)
 
 
+PASSWORD_ID_LENGTH: Final = 10
+PASSWORD_SECRET_LENGTH: Final = 30
+_PASSWORD_RE: Final = re.compile(r"[0-9A-Za-z]{40}")
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    """A mailbox password: 40 base62 characters, the first 10 of which are its public id.
+
+    The id lets the check find one row and verify one hash instead of trying every
+    password of the mailbox; the other 30 characters are the secret (about 178 bits).
+    """
+
+    password: str
+    password_id: str
+
+    def __repr__(self) -> str:
+        return f"IssuedPassword(password_id={self.password_id!r})"
+
+
+def issue_password() -> IssuedPassword:
+    """Generate a mailbox password."""
+    password = random_base62(PASSWORD_ID_LENGTH + PASSWORD_SECRET_LENGTH)
+    return IssuedPassword(password=password, password_id=password[:PASSWORD_ID_LENGTH])
+
+
+def password_id_of(secret: str) -> str | None:
+    """The public id of something shaped like a mailbox password, else None."""
+    if _PASSWORD_RE.fullmatch(secret) is None:
+        return None
+    return secret[:PASSWORD_ID_LENGTH]
+
+
 def display_form(token: str) -> str:
     """`smx_root_<key id>_…<last 4>`: enough to recognise a key, useless to an attacker."""
     parsed = _TOKEN_RE.fullmatch(token)

@@ -16,13 +16,21 @@ from mailkeys.errors import (
     InvalidInputError,
     LimitExceededError,
     MailkeysError,
+    NoProviderAvailableError,
     NotFoundError,
     PermissionDeniedError,
     PolicyConfigurationError,
     RateLimitedError,
     UnauthenticatedError,
 )
-from mailkeys.schema.errors import CODES, INTERNAL, ErrorMapping, code_for, status_wins
+from mailkeys.schema.errors import (
+    CODES,
+    INTERNAL,
+    ErrorCode,
+    ErrorMapping,
+    code_for,
+    status_wins,
+)
 
 # SPEC §6: code -> HTTP status (None: the GraphQL envelope's 200)
 SPEC_CODES: dict[str, int | None] = {
@@ -80,6 +88,7 @@ def _service_classes(base: type[BaseException]) -> list[type[BaseException]]:
 DOMAIN_ERRORS = _service_classes(MailkeysError)
 ALL_SERVICE_ERRORS = [
     MailkeysError,
+    NoProviderAvailableError,
     *DOMAIN_ERRORS,
     PolicyConfigurationError,
     *_service_classes(PolicyConfigurationError),
@@ -129,10 +138,21 @@ def test_every_mapped_class_is_a_domain_error() -> None:
         assert issubclass(cls, MailkeysError)
 
 
+def _base_codes() -> dict[type[MailkeysError], ErrorCode]:
+    """The mapping of each condition itself; refinements (subclasses) may share its code."""
+    return {cls: mapped for cls, mapped in CODES.items() if cls.__bases__ == (MailkeysError,)}
+
+
 def test_codes_are_distinct_per_condition() -> None:
-    codes = [mapped.code for mapped in CODES.values()]
+    codes = [mapped.code for mapped in _base_codes().values()]
     assert len(codes) == len(set(codes))
     assert INTERNAL.code not in codes
+
+
+def test_refinements_keep_their_conditions_code() -> None:
+    for cls, mapped in CODES.items():
+        base = next(b for b in cls.__mro__ if b in _base_codes())
+        assert mapped.code == CODES[base].code, cls
 
 
 def test_code_lookup_walks_the_mro() -> None:
@@ -167,16 +187,17 @@ def test_every_spec_code_is_reachable() -> None:
 
 @pytest.mark.parametrize("code", sorted(SPEC_CODES))
 def test_http_status_and_retryable_follow_the_spec(code: str) -> None:
-    candidates = [mapped for mapped in (*CODES.values(), INTERNAL) if mapped.code == code]
+    candidates = [mapped for mapped in (*_base_codes().values(), INTERNAL) if mapped.code == code]
     assert candidates, code
     for mapped in candidates:
         assert mapped.http_status == SPEC_CODES[code]
         assert mapped.retryable is (code in RETRYABLE_CODES)
 
 
-def test_only_rate_limited_is_retryable() -> None:
-    retryable = {mapped.code for mapped in (*CODES.values(), INTERNAL) if mapped.retryable}
-    assert retryable == {"RATE_LIMITED"}
+def test_only_rate_limits_and_an_empty_provider_pool_are_retryable() -> None:
+    retryable = {cls for cls, mapped in CODES.items() if mapped.retryable}
+    assert retryable == {RateLimitedError, NoProviderAvailableError}
+    assert not INTERNAL.retryable
 
 
 def test_unauthenticated_status_wins_over_rate_limited() -> None:

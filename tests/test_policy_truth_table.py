@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mailkeys import policy
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
-from mailkeys.policy import OPERATOR, Actor, CredentialKind, Domain, Resource
+from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind, Domain, Resource
 from mailkeys.policy.engine import (
     PolicyLineError,
     build_snapshot,
@@ -694,8 +694,14 @@ def test_every_declared_preset_grants_something(installed_policy: policy.PolicyS
 def test_every_granted_role_is_a_preset_or_a_known_role(
     installed_policy: policy.PolicySnapshot,
 ) -> None:
-    known = {"kind:sending", "kind:mailbox", "kind:password", "role:operator"}
+    known = {"kind:sending", "kind:mailbox", "kind:password", "role:operator", "role:gateway"}
     assert installed_policy.roles <= set(installed_policy.presets) | known
+
+
+@pytest.mark.parametrize("permission", VOCABULARY)
+def test_the_gateway_may_only_check_credentials(permission: str) -> None:
+    allowed = policy.is_allowed(GATEWAY, permission, Resource())
+    assert allowed is (permission == "platform.credential.check")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from mailkeys.models.audit import AuditEvent
 from mailkeys.models.keys import ApiKey, KeyStatus, KeyType, SendScopeMode
-from mailkeys.models.mailboxes import Mailbox, MailboxStatus
+from mailkeys.models.mailboxes import Mailbox, MailboxPassword, MailboxStatus
+from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
 from mailkeys.models.teams import DEFAULT_LIMITS, LimitedResource, Team, TeamLimit
 
@@ -13,14 +14,19 @@ __all__ = [
     "MODEL_MODULES",
     "ApiKey",
     "AuditEvent",
+    "BillingProfile",
     "DeliveryGroup",
+    "Domain",
     "KeyStatus",
     "KeyType",
     "LimitedResource",
     "Mailbox",
+    "MailboxPassword",
     "MailboxStatus",
+    "Message",
     "Provider",
     "SendScopeMode",
     "Team",
     "TeamLimit",
+    "Webhook",
 ]

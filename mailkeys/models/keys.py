@@ -52,7 +52,11 @@ class ApiKey(Model):
     team_id: str
     mailbox_id: str | None
     mailbox: fields.ForeignKeyNullableRelation[Mailbox] = fields.ForeignKeyField(
-        "models.Mailbox", related_name="api_keys", null=True, on_delete=fields.CASCADE
+        # A deleted mailbox's keys stay on record, revoked and unbound.
+        "models.Mailbox",
+        related_name="api_keys",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     # A sending key narrowed to some mailboxes; None means every mailbox of the team.
     mailbox_ids: list[str] | None = fields.JSONField(null=True)

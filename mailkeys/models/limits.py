@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tortoise.functions import Count
-
+from mailkeys.errors import LimitExceededError
 from mailkeys.models.keys import ApiKey, live_key_filter
-from mailkeys.models.mailboxes import Mailbox
+from mailkeys.models.mailboxes import Mailbox, MailboxPassword
+from mailkeys.models.resources import Domain, Webhook
 from mailkeys.models.routing import Provider
-from mailkeys.models.teams import LimitedResource, Team
+from mailkeys.models.teams import LimitedResource, Team, team_limit
 
 
 async def count_active_credentials(team_id: str, now: datetime) -> int:
-    """Active credentials of the team; a key and its rotation successor share one slot."""
-    rows = (
+    """Active keys and mailbox passwords; a key and its rotation successor share one slot."""
+    slots = (
         await ApiKey.filter(live_key_filter(now), team_id=team_id)
-        .annotate(n=Count("id"))
-        .group_by("slot_id")
+        .distinct()
         .values_list("slot_id", flat=True)
     )
-    return len(rows)
+    passwords = await MailboxPassword.filter(team_id=team_id, revoked_at__isnull=True).count()
+    return len(slots) + passwords
 
 
 async def count_used(team_id: str, resource: LimitedResource, now: datetime) -> int:
@@ -31,8 +31,9 @@ async def count_used(team_id: str, resource: LimitedResource, now: datetime) -> 
         return await Mailbox.filter(team_id=team_id).count()
     if resource is LimitedResource.PROVIDERS:
         return await Provider.filter(team_id=team_id).count()
-    # Domains and webhooks arrive with the mailbox/resources issue.
-    return 0
+    if resource is LimitedResource.DOMAINS:
+        return await Domain.filter(team_id=team_id).count()
+    return await Webhook.filter(team_id=team_id).count()
 
 
 async def lock_team(team_id: str) -> Team | None:
@@ -41,3 +42,14 @@ async def lock_team(team_id: str) -> Team | None:
     SQLite ignores FOR UPDATE; there a transaction already holds the only writer.
     """
     return await Team.filter(id=team_id).select_for_update().first()
+
+
+async def check_limit(team_id: str, resource: LimitedResource, now: datetime) -> None:
+    """Raise LimitExceededError if the team cannot have one more `resource`.
+
+    Call inside the creating transaction, after `lock_team`, so concurrent creations
+    see each other's rows.
+    """
+    limit = await team_limit(team_id, resource)
+    if await count_used(team_id, resource, now) >= limit:
+        raise LimitExceededError(resource.value, limit)

@@ -1,4 +1,4 @@
-"""Mailboxes: enough for mailbox keys to bind to one and stop while it is suspended."""
+"""Mailboxes and their per-integration passwords (SPEC §1, §5)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,38 @@ class Mailbox(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="mailboxes", on_delete=fields.CASCADE
     )
+    team_id: str
     address = fields.CharField(max_length=320, unique=True)
     display_name = fields.CharField(max_length=200, default="")
+    reply_to = fields.CharField(max_length=320, default="")
+    signature = fields.TextField(default="")
     status = fields.CharEnumField(MailboxStatus, max_length=16, default=MailboxStatus.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "mailbox"
+
+
+class MailboxPassword(Model):
+    """A password for one device or app on one mailbox; only its argon2id hash is kept."""
+
+    id = fields.CharField(primary_key=True, max_length=32)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="mailbox_passwords", on_delete=fields.CASCADE
+    )
+    team_id: str
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="passwords", on_delete=fields.CASCADE
+    )
+    mailbox_id: str
+    app_name = fields.CharField(max_length=200)
+    permissions: list[str] = fields.JSONField(default=list)
+    secret_hash = fields.CharField(max_length=255)
+    display = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField()
+    created_by = fields.CharField(max_length=64)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "mailbox_password"

@@ -15,8 +15,11 @@ class Provider(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="providers", on_delete=fields.CASCADE
     )
+    team_id: str
     name = fields.CharField(max_length=200)
     active = fields.BooleanField(default=True)
+    # Sends rotate through the eligible pool: the least recently selected provider goes next.
+    last_selected_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -30,6 +33,7 @@ class DeliveryGroup(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="delivery_groups", on_delete=fields.CASCADE
     )
+    team_id: str
     name = fields.CharField(max_length=200)
     providers: fields.ManyToManyRelation[Provider] = fields.ManyToManyField(
         "models.Provider", related_name="delivery_groups", through="delivery_group_provider"

@@ -1,6 +1,6 @@
 """The only door to Casbin: decisions, the permission vocabulary, policy loading."""
 
-from mailkeys.policy.actor import OPERATOR, Actor, Resource
+from mailkeys.policy.actor import GATEWAY, OPERATOR, Actor, Resource
 from mailkeys.policy.decide import (
     authorize,
     can_issue,
@@ -15,6 +15,7 @@ from mailkeys.policy.engine import PolicySnapshot, build_snapshot
 from mailkeys.policy.vocabulary import CredentialKind, Domain
 
 __all__ = [
+    "GATEWAY",
     "OPERATOR",
     "Actor",
     "CredentialKind",

@@ -23,12 +23,13 @@ class Actor:
     @property
     def label(self) -> str:
         """How audit entries and logs name this principal (never a secret)."""
-        if self.kind is CredentialKind.OPERATOR:
-            return "operator"
+        if self.kind in (CredentialKind.OPERATOR, CredentialKind.GATEWAY):
+            return self.kind.value
         return f"{self.kind.value}:{self.credential_id}"
 
 
 OPERATOR = Actor(kind=CredentialKind.OPERATOR)
+GATEWAY = Actor(kind=CredentialKind.GATEWAY)
 
 
 @dataclass(frozen=True, slots=True)

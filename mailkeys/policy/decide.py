@@ -9,6 +9,7 @@ from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigur
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.engine import PolicySnapshot
 from mailkeys.policy.vocabulary import (
+    GATEWAY_ROLE,
     KIND_ROLES,
     OPERATOR_ROLE,
     PERMISSION_DOMAIN,
@@ -43,6 +44,8 @@ def role_of(actor: Actor) -> str | None:
     """The Casbin subject for a principal: its preset, its kind, or the operator role."""
     if actor.kind is CredentialKind.OPERATOR:
         return OPERATOR_ROLE
+    if actor.kind is CredentialKind.GATEWAY:
+        return GATEWAY_ROLE
     if actor.kind is CredentialKind.INFRASTRUCTURE:
         # Only a preset: a key must never act as the operator or a credential kind.
         if actor.preset is None or not actor.preset.startswith(PRESET_PREFIX):
@@ -80,7 +83,7 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
     """
     domain = PERMISSION_DOMAIN[permission]
     resource = resource or Resource(team_id=actor.team_id)
-    if actor.kind is not CredentialKind.OPERATOR and resource.team_id != actor.team_id:
+    if actor.team_id is not None and resource.team_id != actor.team_id:
         raise NotFoundError("Resource")
     snapshot = current()
     allowed = _holds(actor, permission, domain, snapshot)

@@ -24,6 +24,7 @@ class CredentialKind(StrEnum):
     """What kind of principal a request is made by."""
 
     OPERATOR = "operator"
+    GATEWAY = "gateway"
     INFRASTRUCTURE = "infrastructure"
     SENDING = "sending"
     MAILBOX = "mailbox"
@@ -54,6 +55,7 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.team.limits.update",
     "platform.policy.read",
     "platform.policy.update",
+    "platform.credential.check",
 )
 
 PERMISSION_DOMAIN: dict[str, Domain] = {
@@ -63,6 +65,7 @@ PERMISSION_DOMAIN: dict[str, Domain] = {
 }
 
 OPERATOR_ROLE = "role:operator"
+GATEWAY_ROLE = "role:gateway"
 KIND_ROLES: dict[CredentialKind, str] = {
     CredentialKind.SENDING: "kind:sending",
     CredentialKind.MAILBOX: "kind:mailbox",

@@ -16,8 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mailkeys.models import ApiKey, KeyStatus, KeyType
-from mailkeys.policy import OPERATOR, Actor, CredentialKind
+from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
+from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
 from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.settings import Settings
@@ -103,28 +103,30 @@ class VerifiedTokens:
 
 
 class LastUsedRecorder:
-    """Collects `last_used_at` updates and writes them in one statement per flush.
+    """Collects `last_used_at` updates of one kind of credential, written in one statement.
 
-    A key is queued at most once per precision window, judged by the value its row already
-    holds, so the database sees about one write per key per minute whatever the traffic.
+    A credential is queued at most once per precision window, judged by the value its row
+    already holds, so the database sees about one write per credential per minute whatever
+    the traffic.
     """
 
-    def __init__(self, precision_seconds: int) -> None:
+    def __init__(self, model: type[ApiKey] | type[MailboxPassword], precision_seconds: int) -> None:
+        self._model = model
         self._precision = timedelta(seconds=precision_seconds)
         self._pending: set[str] = set()
 
-    def touch(self, key_id: str, stored: datetime | None, now: datetime) -> None:
-        """Note a successful authentication of `key_id` at `now`."""
+    def touch(self, credential_id: str, stored: datetime | None, now: datetime) -> None:
+        """Note a successful authentication of `credential_id` at `now`."""
         if stored is None or now - stored >= self._precision:
-            self._pending.add(key_id)
+            self._pending.add(credential_id)
 
     async def flush(self) -> int:
-        """Write the queued updates; returns how many keys were updated."""
+        """Write the queued updates; returns how many credentials were updated."""
         if not self._pending:
             return 0
-        key_ids, self._pending = self._pending, set()
-        await ApiKey.filter(id__in=list(key_ids)).update(last_used_at=datetime.now(UTC))
-        return len(key_ids)
+        ids, self._pending = self._pending, set()
+        await self._model.filter(id__in=list(ids)).update(last_used_at=datetime.now(UTC))
+        return len(ids)
 
 
 class Authenticator:
@@ -137,7 +139,7 @@ class Authenticator:
         self._verified = VerifiedTokens(
             settings.verified_cache_size, settings.verified_cache_seconds
         )
-        self.last_used = LastUsedRecorder(settings.last_used_precision_seconds)
+        self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """Authenticate one request; never raises for a bad credential."""
@@ -147,9 +149,12 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return Authentication(actor=None, failure="malformed_header")
-        operator_token = self._settings.operator_token
-        if operator_token and hmac.compare_digest(token.encode(), operator_token.encode()):
-            return Authentication(actor=OPERATOR)
+        for configured, actor in (
+            (self._settings.operator_token, OPERATOR),
+            (self._settings.gateway_token, GATEWAY),
+        ):
+            if configured and hmac.compare_digest(token.encode(), configured.encode()):
+                return Authentication(actor=actor)
         return await self._authenticate_key(token)
 
     async def _authenticate_key(self, token: str) -> Authentication:
@@ -166,7 +171,7 @@ class Authenticator:
         status = key.status_at(now, mailbox_status)
         if status is not KeyStatus.ACTIVE:
             return Authentication(actor=None, failure=status.value)
-        if not await self._verify(token, key.secret_hash):
+        if not await self.verify(token, key.secret_hash):
             return Authentication(actor=None, failure="bad_secret")
         limit = (
             self._settings.rate_limit_infrastructure
@@ -177,11 +182,12 @@ class Authenticator:
         self.last_used.touch(key.id, key.last_used_at, now)
         return Authentication(actor=actor_for_key(key), rate=rate)
 
-    async def _verify(self, token: str, secret_hash: str) -> bool:
-        fingerprint = self._verified.fingerprint(token)
+    async def verify(self, secret: str, secret_hash: str) -> bool:
+        """Verify a secret against its hash, paying argon2 only if not verified recently."""
+        fingerprint = self._verified.fingerprint(secret)
         if self._verified.contains(fingerprint, secret_hash):
             return True
-        ok = await self._hasher.verify(secret_hash, token)
+        ok = await self._hasher.verify(secret_hash, secret)
         if ok:
             self._verified.add(fingerprint, secret_hash)
         return ok

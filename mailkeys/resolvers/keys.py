@@ -10,7 +10,6 @@ from tortoise.transactions import in_transaction
 from mailkeys.errors import (
     ConflictError,
     InvalidInputError,
-    LimitExceededError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -26,8 +25,7 @@ from mailkeys.models import (
     SendScopeMode,
 )
 from mailkeys.models.keys import status_filter
-from mailkeys.models.limits import count_active_credentials, lock_team
-from mailkeys.models.teams import team_limit
+from mailkeys.models.limits import check_limit, lock_team
 from mailkeys.policy import (
     Actor,
     CredentialKind,
@@ -298,9 +296,7 @@ async def create_key(actor: Actor, new: NewKey, hasher: BoundedHasher) -> Issued
         prepared = await prepare_key(config, hasher)
         async with in_transaction():
             await lock_team(team_id)
-            limit = await team_limit(team_id, LimitedResource.CREDENTIALS)
-            if await count_active_credentials(team_id, datetime.now(UTC)) >= limit:
-                raise LimitExceededError(LimitedResource.CREDENTIALS.value, limit)
+            await check_limit(team_id, LimitedResource.CREDENTIALS, datetime.now(UTC))
             key = await insert_key(actor, team_id, prepared)
             await record_event(
                 actor, "key.create", "api_key", key.id, team_id,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from mailkeys.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 200
+# Deliberately simple: one @, no spaces, a dotted domain. Mail servers decide the rest.
+_ADDRESS_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_DOMAIN_RE = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 
 
 def clean_name(field: str, value: str | None, *, required: bool = False) -> str:
@@ -19,6 +26,39 @@ def clean_name(field: str, value: str | None, *, required: bool = False) -> str:
     if not cleaned.isprintable():
         raise InvalidInputError(field, f"{field} must not contain control characters.")
     return cleaned
+
+
+def clean_text(field: str, value: str | None, max_length: int) -> str:
+    """Free text up to `max_length` characters."""
+    text = value or ""
+    if len(text) > max_length:
+        raise InvalidInputError(field, f"{field} must be at most {max_length} characters.")
+    return text
+
+
+def email_address(field: str, value: str | None) -> str:
+    """A lower-cased email address."""
+    address = (value or "").strip().lower()
+    if not _ADDRESS_RE.fullmatch(address) or len(address) > 320:
+        raise InvalidInputError(field, f"{field} is not an email address.")
+    return address
+
+
+def domain_name(field: str, value: str | None) -> str:
+    """A lower-cased DNS name such as `mail.example.com`."""
+    name = (value or "").strip().lower().rstrip(".")
+    if not _DOMAIN_RE.fullmatch(name):
+        raise InvalidInputError(field, f"{field} is not a domain name.")
+    return name
+
+
+def https_url(field: str, value: str | None) -> str:
+    """An absolute https URL of at most 2,000 characters."""
+    url = (value or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or len(url) > 2000:
+        raise InvalidInputError(field, f"{field} must be an https URL.")
+    return url
 
 
 def future_time(field: str, value: datetime | None) -> datetime | None:

@@ -20,17 +20,36 @@ from strawberry.types import ExecutionContext
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.keys import KeyMutations, KeyQueries
+from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
+from mailkeys.schema.resources import ResourceMutations, ResourceQueries
+from mailkeys.schema.routing import RoutingMutations, RoutingQueries
+from mailkeys.schema.sending import SendingMutations, SendingQueries
 from mailkeys.schema.teams import TeamMutations, TeamQueries
 from mailkeys.settings import Settings
 
 
 @strawberry.type(description="Everything a credential may ask.")
-class Query(TeamQueries, KeyQueries, AuditQueries):
+class Query(
+    TeamQueries,
+    KeyQueries,
+    MailboxQueries,
+    RoutingQueries,
+    SendingQueries,
+    ResourceQueries,
+    AuditQueries,
+):
     pass
 
 
 @strawberry.type(description="Everything a credential may change.")
-class Mutation(TeamMutations, KeyMutations):
+class Mutation(
+    TeamMutations,
+    KeyMutations,
+    MailboxMutations,
+    RoutingMutations,
+    SendingMutations,
+    ResourceMutations,
+):
     pass
 
 

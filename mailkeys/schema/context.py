@@ -11,6 +11,7 @@ from starlette.responses import Response
 from mailkeys.errors import RateLimitedError, UnauthenticatedError
 from mailkeys.policy import Actor
 from mailkeys.resolvers.authentication import Authentication, Authenticator
+from mailkeys.resolvers.credentials import CredentialChecker
 from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.schema.errors import status_wins
 from mailkeys.settings import Settings
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     hasher: BoundedHasher
     authenticator: Authenticator
+    checker: CredentialChecker
 
 
 @dataclass

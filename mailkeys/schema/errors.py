@@ -12,9 +12,11 @@ from strawberry.extensions import SchemaExtension
 
 from mailkeys.errors import (
     ConflictError,
+    DependentsConflictError,
     InvalidInputError,
     LimitExceededError,
     MailkeysError,
+    NoProviderAvailableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -41,6 +43,8 @@ CODES: dict[type[MailkeysError], ErrorCode] = {
     LimitExceededError: ErrorCode("LIMIT_EXCEEDED"),
     InvalidInputError: ErrorCode("BAD_USER_INPUT"),
     ConflictError: ErrorCode("CONFLICT"),
+    # The pool may refill (a provider activated): the same send can succeed later.
+    NoProviderAvailableError: ErrorCode("CONFLICT", retryable=True),
 }
 INTERNAL = ErrorCode("INTERNAL_SERVER_ERROR")
 INVALID_DOCUMENT = ErrorCode("BAD_USER_INPUT")
@@ -63,6 +67,10 @@ def _extra_extensions(error: MailkeysError) -> dict[str, Any]:
         return {"resource": error.resource, "limit": error.limit}
     if isinstance(error, RateLimitedError):
         return {"retryAfter": error.retry_after}
+    if isinstance(error, DependentsConflictError):
+        return {"dependentKeyIds": error.key_ids}
+    if isinstance(error, NoProviderAvailableError):
+        return {"reason": "NO_ACTIVE_PROVIDERS"}
     return {}
 
 

@@ -1,0 +1,95 @@
+"""The team resources the role presets govern: domains, webhooks, billing, queued messages."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from mailkeys.models.mailboxes import Mailbox
+from mailkeys.models.routing import Provider
+from mailkeys.models.teams import Team
+
+
+class Domain(Model):
+    """A sending domain of the team; verified once its DNS record is seen."""
+
+    id = fields.CharField(primary_key=True, max_length=32)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="domains", on_delete=fields.CASCADE
+    )
+    team_id: str
+    name = fields.CharField(max_length=253)
+    verification_record = fields.CharField(max_length=100)
+    verified_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "domain"
+        unique_together = (("team", "name"),)
+
+
+class Webhook(Model):
+    """An HTTPS endpoint that receives the team's events, signed with a shared secret.
+
+    The signing secret must be readable by the platform to sign deliveries, so it is stored
+    as is; the API shows it only when it is created or rotated.
+    """
+
+    id = fields.CharField(primary_key=True, max_length=32)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="webhooks", on_delete=fields.CASCADE
+    )
+    team_id: str
+    url = fields.CharField(max_length=2000)
+    events: list[str] = fields.JSONField(default=list)
+    active = fields.BooleanField(default=True)
+    signing_secret = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook"
+
+
+class BillingProfile(Model):
+    """Who pays for the team, and where invoices go."""
+
+    team: fields.OneToOneRelation[Team] = fields.OneToOneField(
+        "models.Team", related_name="billing_profile", on_delete=fields.CASCADE, primary_key=True
+    )
+    team_id: str
+    company = fields.CharField(max_length=200, default="")
+    email = fields.CharField(max_length=320, default="")
+    address = fields.TextField(default="")
+    tax_id = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "billing_profile"
+
+
+class Message(Model):
+    """A message accepted by the Sending API and queued for its provider."""
+
+    id = fields.CharField(primary_key=True, max_length=32)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="messages", on_delete=fields.CASCADE
+    )
+    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="messages", on_delete=fields.CASCADE
+    )
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="messages", on_delete=fields.CASCADE
+    )
+    provider_id: str
+    mailbox_id: str
+    credential_id = fields.CharField(max_length=64)
+    sender = fields.CharField(max_length=320)
+    recipients: list[str] = fields.JSONField()
+    subject = fields.CharField(max_length=998)
+    text = fields.TextField(default="")
+    html = fields.TextField(default="")
+    status = fields.CharField(max_length=16, default="queued")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message"

@@ -1,0 +1,94 @@
+"""GraphQL for the minimal Sending API and the gateways' credential check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from mailkeys import models
+from mailkeys.resolvers import sending as sending_resolvers
+from mailkeys.resolvers.credentials import CheckProtocol
+from mailkeys.schema.context import Info
+
+strawberry.enum(CheckProtocol, description="How a credential is about to be used.")
+
+
+@strawberry.type(description="A message accepted and queued for a provider.")
+class QueuedMessage:
+    id: strawberry.ID = strawberry.field(description="The message id.")
+    status: str = strawberry.field(description="`queued`.")
+    provider_id: strawberry.ID = strawberry.field(description="The provider chosen.")
+    mailbox_id: strawberry.ID = strawberry.field(description="The sender mailbox.")
+    created_at: datetime = strawberry.field(description="When it was accepted.")
+
+    @classmethod
+    def from_model(cls, message: models.Message) -> QueuedMessage:
+        """Convert a stored message."""
+        return cls(
+            id=strawberry.ID(message.id),
+            status=message.status,
+            provider_id=strawberry.ID(message.provider_id),
+            mailbox_id=strawberry.ID(message.mailbox_id),
+            created_at=message.created_at,
+        )
+
+
+@strawberry.input(description="A message to send from one of the team's mailboxes.")
+class EmailSendInput:
+    from_: str = strawberry.field(name="from", description="The sender mailbox's address.")
+    to: list[str] = strawberry.field(description="1 to 50 recipients.")
+    subject: str = strawberry.field(description="The subject.")
+    text: str | None = strawberry.field(default=None, description="Plain-text body.")
+    html: str | None = strawberry.field(default=None, description="HTML body.")
+    delivery_group_hint: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Prefer these delivery groups (a subset of the key's)."
+    )
+
+
+@strawberry.type(description="The queued message.")
+class EmailSendPayload:
+    message: QueuedMessage = strawberry.field(description="The message.")
+
+
+@strawberry.type(description="The gateways' answer; the same for every kind of failure.")
+class CredentialCheckResult:
+    allowed: bool = strawberry.field(description="May the credential act for the address.")
+    mailbox_id: strawberry.ID | None = strawberry.field(description="The mailbox, if allowed.")
+    permissions: list[str] = strawberry.field(description="Its usable mailbox permissions.")
+
+
+@strawberry.type
+class SendingQueries:
+    @strawberry.field(
+        description="Check an address + secret for a protocol. Gateway (or operator) token."
+    )
+    async def credential_check(
+        self, info: Info, address: str, secret: str, protocol: CheckProtocol
+    ) -> CredentialCheckResult:
+        result = await info.context.services.checker.check(
+            info.context.actor, address, secret, CheckProtocol(protocol)
+        )
+        return CredentialCheckResult(
+            allowed=result.allowed,
+            mailbox_id=strawberry.ID(result.mailbox_id) if result.mailbox_id else None,
+            permissions=list(result.permissions),
+        )
+
+
+@strawberry.type
+class SendingMutations:
+    @strawberry.mutation(description="Send (queue) a message. `email.send` on the sender.")
+    async def email_send(self, info: Info, input: EmailSendInput) -> EmailSendPayload:
+        email = sending_resolvers.OutgoingEmail(
+            sender=input.from_,
+            to=input.to,
+            subject=input.subject,
+            text=input.text,
+            html=input.html,
+            delivery_group_hint=(
+                [str(i) for i in input.delivery_group_hint] if input.delivery_group_hint else None
+            ),
+        )
+        message = await sending_resolvers.send_email(info.context.actor, email)
+        return EmailSendPayload(message=QueuedMessage.from_model(message))
