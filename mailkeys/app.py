@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,7 +20,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from mailkeys import policy
 from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from mailkeys.models import MODEL_MODULES
+from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
 from mailkeys.ratelimit import InProcessRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
@@ -33,21 +32,6 @@ from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 
 log = logging.getLogger("mailkeys")
-
-
-def orm_config(settings: Settings) -> dict[str, Any]:
-    """Tortoise configuration for the configured database."""
-    return {
-        "connections": {"default": settings.database_url},
-        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
-        "use_tz": True,
-        "timezone": "UTC",
-    }
-
-
-def is_sqlite(settings: Settings) -> bool:
-    """The embedded default creates its schema on start."""
-    return settings.database_url.startswith("sqlite")
 
 
 async def load_policy(settings: Settings) -> policy.PolicySnapshot:
@@ -128,9 +112,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(
-            app, config=orm_config(settings), generate_schemas=is_sqlite(settings)
-        ):
+        async with RegisterTortoise(app, config=orm_config(settings)):
+            pending = await pending_migrations()
+            if pending:
+                raise DatabaseBehindError(pending)
             await load_policy(settings)
             flush_every = max(1.0, settings.last_used_precision_seconds / 4)
             flusher = asyncio.create_task(_flush_periodically(services, flush_every))

@@ -11,7 +11,7 @@ from mailkeys.models.teams import Team
 
 
 class Domain(Model):
-    """A sending domain of the team; verified once its DNS record is seen."""
+    """A sending domain of the team. verified once its DNS record is seen."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
@@ -32,7 +32,7 @@ class Webhook(Model):
     """An HTTPS endpoint that receives the team's events, signed with a shared secret.
 
     The signing secret must be readable by the platform to sign deliveries, so it is stored
-    as is; the API shows it only when it is created or rotated.
+    as is. the API shows it only when it is created or rotated.
     """
 
     id = fields.CharField(primary_key=True, max_length=32)
