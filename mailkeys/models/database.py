@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.executor import MigrationExecutor
 
 from mailkeys.settings import Settings
@@ -73,3 +75,29 @@ class DatabaseBehindError(RuntimeError):
             f"({', '.join(pending)}). Run `mailkeys migrate` first."
         )
         self.pending = pending
+
+
+_UNAVAILABLE = (
+    DBConnectionError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True if `error` (or what caused it) means the database is unreachable right now.
+
+    Tortoise wraps driver errors in its own OperationalError, so the chain is walked.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

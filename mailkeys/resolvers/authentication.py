@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
+from mailkeys.models.database import is_unavailable
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -45,6 +46,7 @@ class Authentication:
 
 
 ANONYMOUS = Authentication(actor=None, failure="missing")
+UNAVAILABLE = Authentication(actor=None, failure="unavailable")
 
 
 def actor_for_key(key: ApiKey) -> Actor:
@@ -142,7 +144,15 @@ class Authenticator:
         self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
 
     async def authenticate(self, authorization: str | None) -> Authentication:
-        """Authenticate one request; never raises for a bad credential."""
+        """Authenticate one request; never raises for a bad credential or a database outage."""
+        try:
+            return await self._authenticate(authorization)
+        except Exception as error:
+            if is_unavailable(error):
+                return UNAVAILABLE
+            raise
+
+    async def _authenticate(self, authorization: str | None) -> Authentication:
         if not authorization:
             return ANONYMOUS
         scheme, _, token = authorization.partition(" ")
