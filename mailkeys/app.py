@@ -59,7 +59,7 @@ def build_services(settings: Settings) -> Services:
     limiter: RateLimiter = InProcessRateLimiter()
     if settings.redis_url:
         client = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        limiter = RedisRateLimiter(client, fallback=limiter)
+        limiter = RedisRateLimiter(client, fallback=limiter, prefix=f"{settings.redis_prefix}rl:")
     authenticator = Authenticator(settings, hasher, limiter)
     return Services(
         settings=settings,
