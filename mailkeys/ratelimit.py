@@ -51,6 +51,10 @@ class RateLimiter(Protocol):
         """True if `key` already spent `limit` in this window (counts nothing)."""
         ...
 
+    async def release(self, key: str) -> None:
+        """Give back one hit of this window (a reserved slot that turned out not to count)."""
+        ...
+
     async def close(self) -> None:
         """Release connections (at shutdown)."""
         ...
@@ -84,6 +88,12 @@ class InProcessRateLimiter:
         counted_window, count = self._counters.get(key, (window, 0))
         return counted_window == window and count >= limit
 
+    async def release(self, key: str) -> None:
+        window = int(self._clock() // WINDOW_SECONDS)
+        counted_window, count = self._counters.get(key, (window, 0))
+        if counted_window == window and count > 0:
+            self._counters[key] = (window, count - 1)
+
     async def close(self) -> None:
         return None
 
@@ -96,6 +106,13 @@ _HIT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
+"""
+
+
+_RELEASE_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
 """
 
 
@@ -123,6 +140,7 @@ class RedisRateLimiter:
         self._clock = clock
         self._prefix = prefix
         self._hit = client.register_script(_HIT_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
         self._down_until = 0.0
 
     @property
@@ -162,6 +180,16 @@ class RedisRateLimiter:
             self._mark_down()
             return await self._fallback.exceeded(key, limit)
         return raw is not None and int(raw) >= limit
+
+    async def release(self, key: str) -> None:
+        if not self.healthy:
+            await self._fallback.release(key)
+            return
+        window, _, _ = self._window()
+        try:
+            await self._release(keys=[f"{self._prefix}{key}:{window}"])
+        except (RedisError, OSError):
+            self._mark_down()
 
     async def close(self) -> None:
         await self._client.aclose()

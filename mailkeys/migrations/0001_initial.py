@@ -155,8 +155,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=32)),
                 ('team', fields.ForeignKeyField('models.Team', source_field='team_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
-                ('mailbox', fields.ForeignKeyField('models.Mailbox', source_field='mailbox_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
-                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
+                ('mailbox', fields.ForeignKeyField('models.Mailbox', source_field='mailbox_id', null=True, db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
+                ('provider', fields.ForeignKeyField('models.Provider', source_field='provider_id', null=True, db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
                 ('credential_id', fields.CharField(max_length=64)),
                 ('sender', fields.CharField(max_length=320)),
                 ('recipients', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),

@@ -74,14 +74,15 @@ class Message(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="messages", on_delete=fields.CASCADE
     )
-    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
-        "models.Mailbox", related_name="messages", on_delete=fields.CASCADE
+    # A queued message outlives its provider or mailbox being deleted: it is a record.
+    mailbox: fields.ForeignKeyNullableRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
-    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
-        "models.Provider", related_name="messages", on_delete=fields.CASCADE
+    provider: fields.ForeignKeyNullableRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
-    provider_id: str
-    mailbox_id: str
+    provider_id: str | None
+    mailbox_id: str | None
     credential_id = fields.CharField(max_length=64)
     sender = fields.CharField(max_length=320)
     recipients: list[str] = fields.JSONField()

@@ -192,6 +192,10 @@ class Authenticator:
         self.last_used.touch(key.id, key.last_used_at, now)
         return Authentication(actor=actor_for_key(key), rate=rate)
 
+    def recently_verified(self, secret: str, secret_hash: str) -> bool:
+        """True if this process verified `secret` against `secret_hash` within the window."""
+        return self._verified.contains(self._verified.fingerprint(secret), secret_hash)
+
     async def verify(self, secret: str, secret_hash: str) -> bool:
         """Verify a secret against its hash, paying argon2 only if not verified recently."""
         fingerprint = self._verified.fingerprint(secret)

@@ -22,19 +22,29 @@ _SCOPE_OF_PREFIX = {"prv": SendScopeMode.PROVIDERS, "dg": SendScopeMode.DELIVERY
 
 
 async def dependent_keys(team_id: str, scope_id: str) -> list[ApiKey]:
-    """Live sending keys of the team whose send scope names `scope_id`, newest first."""
+    """Live sending keys of the team that route through `scope_id`, newest first.
+
+    For a provider that includes keys scoped to a delivery group it belongs to: deleting it
+    shrinks their pool too.
+    """
     mode = _SCOPE_OF_PREFIX.get(scope_id.split("_", 1)[0])
     if mode is None:
         return []
+    names = {scope_id}
+    if mode is SendScopeMode.PROVIDERS:
+        groups = await DeliveryGroup.filter(team_id=team_id, providers__id=scope_id).values_list(
+            "id", flat=True
+        )
+        names |= {str(group) for group in groups}
     keys = await ApiKey.filter(
         live_key_filter(datetime.now(UTC)),
         team_id=team_id,
         type=KeyType.SENDING,
-        send_scope_mode=mode,
+        send_scope_mode__in=[SendScopeMode.PROVIDERS, SendScopeMode.DELIVERY_GROUPS],
     ).order_by("-created_at")
     # A key's scope holds at most 100 ids and a team at most a few hundred keys: filter here
     # rather than rely on JSON operators that differ between SQLite and PostgreSQL.
-    return [key for key in keys if scope_id in key.send_scope_ids]
+    return [key for key in keys if names & set(key.send_scope_ids)]
 
 
 async def list_dependents(actor: Actor, scope_id: str) -> list[ApiKey]:
@@ -49,9 +59,11 @@ async def list_dependents(actor: Actor, scope_id: str) -> list[ApiKey]:
 
 
 async def _drop_from_scopes(keys: list[ApiKey], scope_id: str) -> None:
+    """Keys naming `scope_id` forget it; a group loses a deleted member by itself."""
     for key in keys:
-        key.send_scope_ids = [i for i in key.send_scope_ids if i != scope_id]
-        await key.save(update_fields=["send_scope_ids"])
+        if scope_id in key.send_scope_ids:
+            key.send_scope_ids = [i for i in key.send_scope_ids if i != scope_id]
+            await key.save(update_fields=["send_scope_ids"])
 
 
 async def create_provider(actor: Actor, name: str) -> Provider:
