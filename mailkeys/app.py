@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from tortoise import Tortoise
@@ -80,6 +81,11 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A client that leaves before its body arrives needs no answer, nor an ERROR log.
+        with contextlib.suppress(ClientDisconnect):
+            await super().__call__(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

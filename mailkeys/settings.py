@@ -61,6 +61,7 @@ class Settings:
     rate_limit_mailbox: int = 1_800
     last_used_precision_seconds: int = 60
     check_failures_per_minute: int = 10
+    auth_failures_per_minute: int = 20
     imap_host: str = "imap.mailkeys.local"
     smtp_host: str = "smtp.mailkeys.local"
     max_body_bytes: int = 64 * 1024
@@ -97,6 +98,7 @@ class Settings:
             rate_limit_mailbox=_int(env, "MAILKEYS_RATE_LIMIT_MAILBOX", 1_800),
             last_used_precision_seconds=_int(env, "MAILKEYS_LAST_USED_PRECISION_SECONDS", 60),
             check_failures_per_minute=_int(env, "MAILKEYS_CHECK_FAILURES_PER_MINUTE", 10),
+            auth_failures_per_minute=_int(env, "MAILKEYS_AUTH_FAILURES_PER_MINUTE", 20),
             imap_host=env.get("MAILKEYS_IMAP_HOST") or "imap.mailkeys.local",
             smtp_host=env.get("MAILKEYS_SMTP_HOST") or "smtp.mailkeys.local",
             max_body_bytes=_int(env, "MAILKEYS_MAX_BODY_BYTES", 64 * 1024),

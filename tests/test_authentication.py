@@ -121,3 +121,22 @@ async def test_last_used_is_written_in_batches_about_once_a_minute(
     last_used = await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True)
     assert isinstance(last_used, datetime)
     assert datetime.now(UTC) - last_used < timedelta(seconds=5)
+
+
+async def test_forged_tokens_for_a_known_key_id_stop_costing_argon2(
+    gql: Gql, make_team: MakeTeam, services: Services
+) -> None:
+    # given a key whose id is public (display forms show it) and whose token is in use
+    team = await make_team()
+    (await gql(VIEWER, token=team.token)).ok()
+    body = team.token[: -6 - 32] + "B" * 32
+    forged = body + checksum(body)
+    before = services.hasher.verifications
+
+    # when far more forgeries arrive than the minute's failure budget (20)
+    results = [await gql(VIEWER, token=forged) for _ in range(30)]
+
+    # then only the budget was paid in argon2, and the real token still works (cached)
+    assert {tuple(result.codes) for result in results} == {("UNAUTHENTICATED",)}
+    assert services.hasher.verifications - before == 20
+    assert (await gql(VIEWER, token=team.token)).ok()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mailkeys.app import create_app
-from mailkeys.resolvers import teams as team_resolvers
+from mailkeys.resolvers import keys as key_resolvers
 from tests.conftest import Gql, TeamHandle, test_settings
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
@@ -75,9 +75,9 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     async def broken(*args: Any) -> None:
         raise RuntimeError("connection to db-internal-7 failed")
 
-    monkeypatch.setattr(team_resolvers, "own_team", broken)
+    monkeypatch.setattr(key_resolvers, "own_key", broken)
 
-    result = await gql("{ viewer { team { id } } }", token=team.token)
+    result = await gql("{ viewer { apiKey { id } } }", token=team.token)
 
     assert result.codes == ["INTERNAL_SERVER_ERROR"]
     error = result.errors[0]

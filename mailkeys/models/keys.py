@@ -80,14 +80,24 @@ class ApiKey(Model):
         indexes = (("team_id", "created_at", "id"),)
 
     def status_at(self, now: datetime, mailbox_status: MailboxStatus | None) -> KeyStatus:
-        """The key's status at `now`; revocation wins over expiry, expiry over suspension."""
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return KeyStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return KeyStatus.EXPIRED
-        if mailbox_status is MailboxStatus.SUSPENDED:
-            return KeyStatus.SUSPENDED
-        return KeyStatus.ACTIVE
+        """The key's status at `now`."""
+        return derive_status(now, self.revoked_at, self.expires_at, mailbox_status)
+
+
+def derive_status(
+    now: datetime,
+    revoked_at: datetime | None,
+    expires_at: datetime | None,
+    mailbox_status: MailboxStatus | None,
+) -> KeyStatus:
+    """A key's status: revocation wins over expiry, expiry over suspension."""
+    if revoked_at is not None and revoked_at <= now:
+        return KeyStatus.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return KeyStatus.EXPIRED
+    if mailbox_status is MailboxStatus.SUSPENDED:
+        return KeyStatus.SUSPENDED
+    return KeyStatus.ACTIVE
 
 
 def live_key_filter(now: datetime) -> Q:

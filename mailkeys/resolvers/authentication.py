@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
 from mailkeys.models.database import is_unavailable
+from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -38,18 +39,15 @@ class Authentication:
     actor: Actor | None
     failure: str | None = None
     rate: RateDecision | None = None
-
-    @property
-    def presented(self) -> bool:
-        """True if the request carried a credential at all."""
-        return self.actor is not None or self.failure != "missing"
+    # The authenticated key as read for this request, so resolvers need not read it again.
+    key: KeyFacts | None = None
 
 
 ANONYMOUS = Authentication(actor=None, failure="missing")
 UNAVAILABLE = Authentication(actor=None, failure="unavailable")
 
 
-def actor_for_key(key: ApiKey) -> Actor:
+def actor_for_key(key: KeyFacts) -> Actor:
     """The facts about a key that decisions need, read from its row."""
     if key.type is KeyType.MAILBOX:
         mailbox_ids: frozenset[str] | None = frozenset({str(key.mailbox_id)})
@@ -58,9 +56,9 @@ def actor_for_key(key: ApiKey) -> Actor:
     else:
         mailbox_ids = None
     return Actor(
-        kind=_KIND_OF_TYPE[KeyType(key.type)],
+        kind=_KIND_OF_TYPE[key.type],
         credential_id=key.id,
-        team_id=str(key.team_id),
+        team_id=key.team_id,
         preset=key.preset,
         permissions=frozenset(key.permissions),
         mailbox_ids=mailbox_ids,
@@ -131,6 +129,30 @@ class LastUsedRecorder:
         return len(ids)
 
 
+class FailureBudget:
+    """Failed verifications allowed per minute for one key id or address, across workers."""
+
+    def __init__(self, limiter: RateLimiter, key: str, per_minute: int) -> None:
+        self._limiter = limiter
+        self._key = key
+        self._per_minute = per_minute
+        self.charged = False
+
+    async def spent(self) -> bool:
+        """True if no failure is left this minute."""
+        return await self._limiter.exceeded(self._key, self._per_minute)
+
+    async def charge(self) -> bool:
+        """Count one failure; False if the budget was already spent."""
+        self.charged = True
+        return (await self._limiter.hit(self._key, self._per_minute)).allowed
+
+    async def refund(self) -> None:
+        """Give back the last charge (the secret was right)."""
+        self.charged = False
+        await self._limiter.release(self._key)
+
+
 class Authenticator:
     """Turns an `Authorization` header into an Authentication; one per process."""
 
@@ -171,17 +193,19 @@ class Authenticator:
         parsed = parse_token(token)
         if parsed is None:
             return Authentication(actor=None, failure="malformed_token")
-        key = await ApiKey.filter(id=parsed.key_id).select_related("mailbox").first()
+        key = await fetch_key_facts(parsed.key_id)
         if key is None:
             return Authentication(actor=None, failure="unknown_key")
         if (parsed.prefix == INFRASTRUCTURE_PREFIX) != (key.type is KeyType.INFRASTRUCTURE):
             return Authentication(actor=None, failure="wrong_prefix")
         now = datetime.now(UTC)
-        mailbox_status = key.mailbox.status if key.mailbox is not None else None
-        status = key.status_at(now, mailbox_status)
+        status = key.status_at(now)
         if status is not KeyStatus.ACTIVE:
             return Authentication(actor=None, failure=status.value)
-        if not await self.verify(token, key.secret_hash):
+        budget = FailureBudget(
+            self._limiter, f"auth-failures:{key.id}", self._settings.auth_failures_per_minute
+        )
+        if not await self.verify_guarded(token, key.secret_hash, budget):
             return Authentication(actor=None, failure="bad_secret")
         limit = (
             self._settings.rate_limit_infrastructure
@@ -190,11 +214,28 @@ class Authenticator:
         )
         rate = await self._limiter.hit(key.id, limit)
         self.last_used.touch(key.id, key.last_used_at, now)
-        return Authentication(actor=actor_for_key(key), rate=rate)
+        return Authentication(actor=actor_for_key(key), rate=rate, key=key)
 
     def recently_verified(self, secret: str, secret_hash: str) -> bool:
         """True if this process verified `secret` against `secret_hash` within the window."""
         return self._verified.contains(self._verified.fingerprint(secret), secret_hash)
+
+    async def verify_guarded(self, secret: str, secret_hash: str, budget: FailureBudget) -> bool:
+        """Verify, charging a guess (anything not verified recently) to `budget` up front.
+
+        Charging before argon2 runs means guesses arriving at once cannot all pass before
+        the first failure is counted, and forged tokens for a known key id cannot make the
+        server pay argon2 without end; a right secret refunds its charge, and a recently
+        verified one never touches the budget.
+        """
+        if self.recently_verified(secret, secret_hash):
+            return True
+        if not await budget.charge():
+            return False
+        ok = await self.verify(secret, secret_hash)
+        if ok:
+            await budget.refund()
+        return ok
 
     async def verify(self, secret: str, secret_hash: str) -> bool:
         """Verify a secret against its hash, paying argon2 only if not verified recently."""

@@ -15,7 +15,7 @@ from mailkeys.errors import InvalidInputError
 from mailkeys.models import ApiKey, KeyStatus, KeyType, Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
 from mailkeys.ratelimit import RateLimiter
-from mailkeys.resolvers.authentication import Authenticator, LastUsedRecorder
+from mailkeys.resolvers.authentication import Authenticator, FailureBudget, LastUsedRecorder
 from mailkeys.resolvers.validation import email_address
 from mailkeys.settings import Settings
 from mailkeys.tokens import MAILBOX_PREFIX, parse_token, password_id_of
@@ -82,7 +82,9 @@ class CredentialChecker:
             address = email_address("address", address)
         except InvalidInputError:  # an unparseable address is just another failure
             return DENIED
-        budget = _FailureBudget(self._limiter, address, self._settings.check_failures_per_minute)
+        budget = FailureBudget(
+            self._limiter, f"check-failures:{address}", self._settings.check_failures_per_minute
+        )
         if await budget.spent():
             return DENIED
         result = await self._check(address, secret, protocol, budget)
@@ -91,14 +93,16 @@ class CredentialChecker:
         return result
 
     async def _check(
-        self, address: str, secret: str, protocol: CheckProtocol, budget: _FailureBudget
+        self, address: str, secret: str, protocol: CheckProtocol, budget: FailureBudget
     ) -> CheckResult:
         mailbox = await Mailbox.filter(address=address).first()
         if mailbox is None or mailbox.status is not MailboxStatus.ACTIVE:
             return DENIED
         now = datetime.now(UTC)
         candidate = await _find_candidate(mailbox, secret, now)
-        if candidate is None or not await self._verify(secret, candidate.secret_hash, budget):
+        if candidate is None or not await self._authenticator.verify_guarded(
+            secret, candidate.secret_hash, budget
+        ):
             return DENIED
         holder = Actor(
             kind=candidate.kind,
@@ -119,44 +123,6 @@ class CredentialChecker:
         )
         recorder.touch(candidate.credential_id, candidate.last_used_at, now)
         return CheckResult(allowed=True, mailbox_id=mailbox.id, permissions=usable)
-
-    async def _verify(self, secret: str, secret_hash: str, budget: _FailureBudget) -> bool:
-        """Verify the secret; a guess (anything not verified recently) is paid for up front.
-
-        Reserving a failure before argon2 runs means guesses arriving at once cannot all
-        pass the gate before the first failure is counted; a right secret gives the slot
-        back, and a recently verified one never touches the budget.
-        """
-        if self._authenticator.recently_verified(secret, secret_hash):
-            return True
-        if not await budget.charge():
-            return False
-        ok = await self._authenticator.verify(secret, secret_hash)
-        if ok:
-            await budget.refund()
-        return ok
-
-
-class _FailureBudget:
-    """Failed checks allowed per address per minute, shared by every worker."""
-
-    def __init__(self, limiter: RateLimiter, address: str, per_minute: int) -> None:
-        self._limiter = limiter
-        self._key = f"check-failures:{address}"
-        self._per_minute = per_minute
-        self.charged = False
-
-    async def spent(self) -> bool:
-        return await self._limiter.exceeded(self._key, self._per_minute)
-
-    async def charge(self) -> bool:
-        """Count one failure; False if the budget was already spent."""
-        self.charged = True
-        return (await self._limiter.hit(self._key, self._per_minute)).allowed
-
-    async def refund(self) -> None:
-        self.charged = False
-        await self._limiter.release(self._key)
 
 
 async def _find_candidate(mailbox: Mailbox, secret: str, now: datetime) -> _Candidate | None:

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     ValidationCache,
+    max_aliases,
+    query_depth_limiter,
 )
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.types import ExecutionContext
@@ -21,6 +22,7 @@ from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
+from mailkeys.schema.parsing import DocumentCache
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
 from mailkeys.schema.sending import SendingMutations, SendingQueries
@@ -65,14 +67,18 @@ class MailkeysSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the error mapping and the abuse limits of SPEC §6."""
-    # Factories, not instances: Strawberry builds fresh extensions for every request.
-    # No ParserCache: with it, a syntax error skips every extension's on_operation exit
-    # (strawberry 0.341), so the error would reach the client without its code.
+    # Factories, not instances: Strawberry builds fresh extensions for every request. The
+    # validation rules are built once here: QueryDepthLimiter and MaxAliasesLimiter make new
+    # rule classes per instance, which ValidationCache takes as a new key every time.
+    rules: list[type[ASTValidationRule]] = [
+        query_depth_limiter.create_validator(settings.max_query_depth, None, None),
+        max_aliases.create_validator(settings.max_aliases),
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorMapping,
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        DocumentCache,
+        partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
     ]
     if not settings.introspection:

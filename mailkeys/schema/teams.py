@@ -8,7 +8,7 @@ import strawberry
 
 from mailkeys import models
 from mailkeys.models import LimitedResource
-from mailkeys.policy import CredentialKind, Domain, current, effective_permissions
+from mailkeys.policy import Actor, CredentialKind, Domain, current, effective_permissions
 from mailkeys.resolvers import keys as key_resolvers
 from mailkeys.resolvers import teams as team_resolvers
 from mailkeys.schema.context import Info
@@ -48,8 +48,18 @@ class Team:
 class Viewer:
     kind: CredentialKind = strawberry.field(description="What kind of principal.")
     team: Team | None = strawberry.field(description="The credential's team (none: operator).")
-    api_key: ApiKey | None = strawberry.field(description="The key of this request, if a key.")
-    permissions: list[str] = strawberry.field(description="What this principal may do now.")
+    actor: strawberry.Private[Actor]
+
+    # Resolved only when asked for: `{ viewer { team { id } } }` is the hot path.
+    @strawberry.field(description="The key of this request, if a key.")
+    async def api_key(self) -> ApiKey | None:
+        if self.actor.credential_id is None or self.actor.kind is CredentialKind.PASSWORD:
+            return None
+        return ApiKey.from_model(await key_resolvers.own_key(self.actor))
+
+    @strawberry.field(description="What this principal may do now.")
+    def permissions(self) -> list[str]:
+        return effective_permissions(self.actor)
 
 
 @strawberry.type(description="A role preset for infrastructure keys, from the live policy.")
@@ -86,18 +96,17 @@ class TeamLimitsUpdatePayload:
 @strawberry.type
 class TeamQueries:
     @strawberry.field(description="The principal of this request.")
-    async def viewer(self, info: Info) -> Viewer:
+    def viewer(self, info: Info) -> Viewer:
+        # Synchronous on purpose: everything comes from the authentication of this request
+        # (the hot path); only the key's full record, if asked for, is read again.
         actor = info.context.actor
-        team = await team_resolvers.own_team(actor)
-        api_key = None
-        if actor.credential_id is not None and actor.kind is not CredentialKind.PASSWORD:
-            api_key = ApiKey.from_model(await key_resolvers.own_key(actor))
-        return Viewer(
-            kind=actor.kind,
-            team=Team.from_model(team) if team else None,
-            api_key=api_key,
-            permissions=effective_permissions(actor),
-        )
+        key = info.context.authentication.key
+        team = None
+        if key is not None:
+            team = Team(
+                id=strawberry.ID(key.team_id), name=key.team_name, created_at=key.team_created_at
+            )
+        return Viewer(kind=actor.kind, team=team, actor=actor)
 
     @strawberry.field(description="A team: your own (needs `team.read`), any for the operator.")
     async def team(self, info: Info, id: strawberry.ID) -> Team:

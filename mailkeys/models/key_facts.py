@@ -1,0 +1,96 @@
+"""What authentication needs to know about a key, read in one statement (the hot path).
+
+Building Tortoise model instances costs more than the query itself (about 0.6 ms a row with
+a join, against 0.13 ms for the statement), and every authenticated request pays it. So the
+hot path reads the key, its mailbox's status and its team's name with one hand-written
+primary-key SELECT into a small frozen record; everything else uses the models.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise import Tortoise
+
+from mailkeys.models.keys import KeyStatus, KeyType, derive_status
+from mailkeys.models.mailboxes import MailboxStatus
+
+_SQL = (
+    "SELECT k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
+    " k.secret_hash, k.last_used_at, k.expires_at, k.revoked_at,"
+    " m.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at"
+    " FROM api_key k JOIN team t ON t.id = k.team_id"
+    " LEFT JOIN mailbox m ON m.id = k.mailbox_id"
+    " WHERE k.id = {param}"
+)
+_SQL_BY_DIALECT = {"postgres": _SQL.format(param="$1"), "sqlite": _SQL.format(param="?")}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    """A key as authentication sees it: state, grants, bindings, and its team's name."""
+
+    id: str
+    team_id: str
+    team_name: str
+    team_created_at: datetime
+    type: KeyType
+    preset: str | None
+    permissions: list[str]
+    mailbox_id: str | None
+    mailbox_status: MailboxStatus | None
+    mailbox_ids: list[str] | None
+    secret_hash: str
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def status_at(self, now: datetime) -> KeyStatus:
+        """The key's status at `now`, the same rule as `ApiKey.status_at`."""
+        return derive_status(now, self.revoked_at, self.expires_at, self.mailbox_status)
+
+    def __repr__(self) -> str:  # the hash is no secret, but it has no place in logs either
+        return f"KeyFacts(id={self.id!r}, team_id={self.team_id!r}, type={self.type.value!r})"
+
+
+def _time(value: Any) -> datetime | None:
+    # SQLite hands back the ISO text Tortoise stored; asyncpg hands back datetimes.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def fetch_key_facts(key_id: str) -> KeyFacts | None:
+    """The key with this public id, or None."""
+    connection = Tortoise.get_connection("default")
+    sql = _SQL_BY_DIALECT[connection.capabilities.dialect]
+    rows = await connection.execute_query_dict(sql, [key_id])
+    if not rows:
+        return None
+    row = rows[0]
+    team_created_at = _time(row["team_created_at"])
+    if team_created_at is None:
+        raise ValueError("team without a creation time")
+    return KeyFacts(
+        id=row["id"],
+        team_id=row["team_id"],
+        team_name=row["team_name"],
+        team_created_at=team_created_at,
+        type=KeyType(row["type"]),
+        preset=row["preset"],
+        permissions=list(_json(row["permissions"]) or []),
+        mailbox_id=row["mailbox_id"],
+        mailbox_status=MailboxStatus(row["mailbox_status"]) if row["mailbox_status"] else None,
+        mailbox_ids=_json(row["mailbox_ids"]),
+        secret_hash=row["secret_hash"],
+        last_used_at=_time(row["last_used_at"]),
+        expires_at=_time(row["expires_at"]),
+        revoked_at=_time(row["revoked_at"]),
+    )
