@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import uvicorn
 from tortoise import Tortoise
 
+from mailkeys import cli_operator
 from mailkeys.app import is_sqlite, load_policy, orm_config
 from mailkeys.models import Team
 from mailkeys.policy import OPERATOR
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_parser.add_argument("name", help="the team's name")
     create_parser.set_defaults(handler=team_create)
+    cli_operator.register(commands, team_commands)
     return parser
 
 
