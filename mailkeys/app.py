@@ -22,6 +22,7 @@ from mailkeys import policy
 from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mailkeys.models import MODEL_MODULES
+from mailkeys.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
 from mailkeys.ratelimit import InProcessRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
@@ -197,9 +198,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/credentials/check", credential_check, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(settings)),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(RequestLogMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

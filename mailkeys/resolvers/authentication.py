@@ -16,6 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mailkeys import metrics
+from mailkeys.logs import note_credential
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
@@ -45,6 +47,21 @@ class Authentication:
 
 
 ANONYMOUS = Authentication(actor=None, failure="missing")
+
+
+def observe(authentication: Authentication, seconds: float) -> None:
+    """Count the outcome (by internal reason) and tell the request log who is asking."""
+    actor = authentication.actor
+    if actor is not None:
+        metrics.AUTHENTICATIONS.labels("success", actor.kind.value).inc()
+        note_credential(actor.credential_id, actor.kind.value, actor.team_id, None)
+    else:
+        metrics.AUTHENTICATIONS.labels("failure", authentication.failure or "unknown").inc()
+        note_credential(None, None, None, authentication.failure)
+    if authentication.presented:
+        metrics.AUTHENTICATION_SECONDS.observe(seconds)
+    if authentication.rate is not None and not authentication.rate.allowed:
+        metrics.RATE_LIMIT_REJECTIONS.labels("credential").inc()
 
 
 def actor_for_key(key: ApiKey) -> Actor:
@@ -143,6 +160,12 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """Authenticate one request; never raises for a bad credential."""
+        started = time.perf_counter()
+        authentication = await self._authenticate(authorization)
+        observe(authentication, time.perf_counter() - started)
+        return authentication
+
+    async def _authenticate(self, authorization: str | None) -> Authentication:
         if not authorization:
             return ANONYMOUS
         scheme, _, token = authorization.partition(" ")
@@ -186,7 +209,9 @@ class Authenticator:
         """Verify a secret against its hash, paying argon2 only if not verified recently."""
         fingerprint = self._verified.fingerprint(secret)
         if self._verified.contains(fingerprint, secret_hash):
+            metrics.VERIFIED_CACHE_HIT.inc()
             return True
+        metrics.VERIFIED_CACHE_MISS.inc()
         ok = await self._hasher.verify(secret_hash, secret)
         if ok:
             self._verified.add(fingerprint, secret_hash)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from mailkeys import metrics
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import ApiKey, KeyStatus, KeyType, Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
@@ -85,10 +86,15 @@ class CredentialChecker:
         failures_key = f"check-failures:{address}"
         budget = self._settings.check_failures_per_minute
         if await self._limiter.exceeded(failures_key, budget):
+            metrics.RATE_LIMIT_REJECTIONS.labels("check_failures").inc()
+            metrics.CREDENTIAL_CHECKS.labels(protocol.value, "denied").inc()
             return DENIED
         result = await self._check(address, secret, protocol)
         if not result.allowed:
             await self._limiter.hit(failures_key, budget)
+        metrics.CREDENTIAL_CHECKS.labels(
+            protocol.value, "allowed" if result.allowed else "denied"
+        ).inc()
         return result
 
     async def _check(self, address: str, secret: str, protocol: CheckProtocol) -> CheckResult:

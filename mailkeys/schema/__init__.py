@@ -21,6 +21,7 @@ from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
+from mailkeys.schema.observation import RequestObservation
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
 from mailkeys.schema.sending import SendingMutations, SendingQueries
@@ -69,6 +70,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # No ParserCache: with it, a syntax error skips every extension's on_operation exit
     # (strawberry 0.341), so the error would reach the client without its code.
     extensions: list[Callable[[], SchemaExtension]] = [
+        RequestObservation,  # first, so that its exit runs last and sees the mapped codes
         ErrorMapping,
         partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
