@@ -18,7 +18,7 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from mailkeys import policy
+from mailkeys import graphiql, policy
 from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mailkeys.models import MODEL_MODULES
@@ -87,6 +87,9 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
             graphql_ide="graphiql" if settings.graphiql else None,
         )
         self.services = services
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page_response()  # served from the package, not a CDN
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -199,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(settings)),
+            *graphiql.routes(settings.graphiql),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
