@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,10 +21,15 @@ from tortoise.contrib.starlette import RegisterTortoise
 from mailkeys import graphiql, policy
 from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from mailkeys.models import MODEL_MODULES
+from mailkeys.models.database import (
+    DatabaseBehindError,
+    is_unavailable,
+    orm_config,
+    pending_migrations,
+)
 from mailkeys.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
-from mailkeys.ratelimit import InProcessRateLimiter
+from mailkeys.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
 from mailkeys.resolvers.credentials import CheckProtocol, CredentialChecker
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -34,21 +39,6 @@ from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 
 log = logging.getLogger("mailkeys")
-
-
-def orm_config(settings: Settings) -> dict[str, Any]:
-    """Tortoise configuration for the configured database."""
-    return {
-        "connections": {"default": settings.database_url},
-        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
-        "use_tz": True,
-        "timezone": "UTC",
-    }
-
-
-def is_sqlite(settings: Settings) -> bool:
-    """The embedded default creates its schema on start."""
-    return settings.database_url.startswith("sqlite")
 
 
 async def load_policy(settings: Settings) -> policy.PolicySnapshot:
@@ -67,13 +57,17 @@ def build_services(settings: Settings) -> Services:
         SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism),
         settings.argon2_max_concurrency,
     )
-    limiter = InProcessRateLimiter()
+    limiter: RateLimiter = InProcessRateLimiter()
+    if settings.redis_url:
+        client = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        limiter = RedisRateLimiter(client, fallback=limiter, prefix=f"{settings.redis_prefix}rl:")
     authenticator = Authenticator(settings, hasher, limiter)
     return Services(
         settings=settings,
         hasher=hasher,
         authenticator=authenticator,
         checker=CredentialChecker(settings, authenticator, limiter),
+        limiter=limiter,
     )
 
 
@@ -125,6 +119,12 @@ async def _flush_periodically(services: Services, every_seconds: float) -> None:
             log.exception("could not record last use of credentials")
 
 
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"error": "UNAVAILABLE", "retryable": True}, status_code=503, headers={"Retry-After": "1"}
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI application (uvicorn calls this as a factory)."""
     settings = settings or Settings.from_env()
@@ -132,9 +132,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(
-            app, config=orm_config(settings), generate_schemas=is_sqlite(settings)
-        ):
+        async with RegisterTortoise(app, config=orm_config(settings)):
+            pending = await pending_migrations()
+            if pending:
+                raise DatabaseBehindError(pending)
             await load_policy(settings)
             flush_every = max(1.0, settings.last_used_precision_seconds / 4)
             flusher = asyncio.create_task(_flush_periodically(services, flush_every))
@@ -144,12 +145,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
-                await flush_last_used(services)
+                with contextlib.suppress(Exception):
+                    await flush_last_used(services)
+                await services.limiter.close()
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
+        """Database and policy are required; Redis being down degrades (local limits)."""
         checks = {"database": False, "policy": False}
         with contextlib.suppress(Exception):
             await Tortoise.get_connection("default").execute_query("SELECT 1")
@@ -157,16 +161,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         with contextlib.suppress(Exception):
             checks["policy"] = policy.current() is not None
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        status = "ready" if ready else "unavailable"
+        limiter = services.limiter
+        if isinstance(limiter, RedisRateLimiter):
+            checks["redis"] = await limiter.ping()
+            if ready and not checks["redis"]:
+                status = "degraded"
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
     async def credential_check(request: Request) -> Response:
         """The gateways' lean JSON form of `credentialCheck`."""
         authentication = await services.authenticator.authenticate(
             request.headers.get("authorization")
         )
+        if authentication.failure == "unavailable":
+            return _unavailable()
         if authentication.actor is None:
             return JSONResponse(
                 {"error": "UNAUTHENTICATED"},
@@ -186,6 +195,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await services.checker.check(authentication.actor, address, secret, protocol)
         except PermissionDeniedError:
             return JSONResponse({"error": "FORBIDDEN"}, status_code=403)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            return _unavailable()
         return JSONResponse(
             {
                 "allowed": result.allowed,

@@ -13,10 +13,17 @@ import uvicorn
 from tortoise import Tortoise
 
 from mailkeys import cli_operator
-from mailkeys.app import is_sqlite, load_policy, orm_config
+from mailkeys.app import load_policy
 from mailkeys.logs import configure_logging, logging_config
 from mailkeys.metrics import worker_metrics
 from mailkeys.models import Team
+from mailkeys.models.database import (
+    DatabaseBehindError,
+    apply_migrations,
+    is_sqlite,
+    orm_config,
+    pending_migrations,
+)
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.resolvers.teams import create_team
@@ -24,21 +31,54 @@ from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 
 
+async def _ready_database(settings: Settings) -> None:
+    """Migrate the embedded default; refuse a scale-out database that is behind."""
+    if is_sqlite(settings):
+        await apply_migrations()
+        return
+    pending = await pending_migrations()
+    if pending:
+        raise DatabaseBehindError(pending)
+
+
 async def _prepare_database(settings: Settings) -> int:
-    """Create the embedded schema once, before workers start; returns the number of teams."""
+    """Check the schema once, before workers start; returns the number of teams."""
     await Tortoise.init(config=orm_config(settings))
     try:
-        if is_sqlite(settings):
-            await Tortoise.generate_schemas(safe=True)
+        await _ready_database(settings)
         return await Team.all().count()
     finally:
         await Tortoise.close_connections()
 
 
+async def _migrate(settings: Settings) -> list[str]:
+    await Tortoise.init(config=orm_config(settings))
+    try:
+        return await apply_migrations()
+    finally:
+        await Tortoise.close_connections()
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Apply pending schema migrations."""
+    settings = Settings.from_env()
+    applied = asyncio.run(_migrate(settings))
+    where = _safe_url(settings.database_url)
+    if applied:
+        print(f"mailkeys: applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        print(f"mailkeys: {where} is up to date")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     """Start uvicorn with the app factory."""
     settings = Settings.from_env()
-    teams = asyncio.run(_prepare_database(settings))
+    try:
+        teams = asyncio.run(_prepare_database(settings))
+    except DatabaseBehindError as behind:
+        print(f"mailkeys: cannot serve: {behind}", file=sys.stderr)
+        return 2
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"mailkeys: serving {url} (database: {_safe_url(settings.database_url)})")
     if teams == 0:
@@ -76,16 +116,15 @@ def _safe_url(url: str) -> str:
     if "@" not in rest:
         return url
     credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}{sep}{user}{':***' if has_password else ''}@{host}"
 
 
 async def _create_team(name: str) -> tuple[str, str, str]:
     settings = Settings.from_env()
     await Tortoise.init(config=orm_config(settings))
     try:
-        if is_sqlite(settings):
-            await Tortoise.generate_schemas(safe=True)
+        await _ready_database(settings)
         await load_policy(settings)
         argon2 = settings.argon2
         hasher = BoundedHasher(
@@ -132,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="no per-request log lines (mailkeys.requests)",
     )
     serve_parser.set_defaults(handler=serve)
+
+    migrate_parser = commands.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        description="Apply pending schema migrations to the configured database "
+        "(MAILKEYS_DATABASE_URL). The SQLite default is also migrated by `serve`.",
+    )
+    migrate_parser.set_defaults(handler=migrate)
 
     team_parser = commands.add_parser(
         "team", help="team administration", description="Team administration for operators."

@@ -20,9 +20,16 @@ from typing import Any, TextIO, TypeVar
 
 from tortoise import Tortoise
 
-from mailkeys.app import is_sqlite, load_policy, orm_config
+from mailkeys.app import load_policy
 from mailkeys.errors import InvalidInputError, MailkeysError, NotFoundError
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, LimitedResource
+from mailkeys.models.database import (
+    DatabaseBehindError,
+    apply_migrations,
+    is_sqlite,
+    orm_config,
+    pending_migrations,
+)
 from mailkeys.policy import OPERATOR, preset_permissions
 from mailkeys.resolvers import operator as operator_resolvers
 from mailkeys.resolvers import teams as team_resolvers
@@ -61,11 +68,17 @@ class Progress:
 
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[None]:
-    """The configured database and the live policy, for the length of one command."""
+    """The configured database and the live policy, for the length of one command.
+
+    As for `mailkeys serve`: the embedded SQLite file is migrated, a scale-out database that
+    is behind is refused.
+    """
     await Tortoise.init(config=orm_config(settings))
     try:
         if is_sqlite(settings):
-            await Tortoise.generate_schemas(safe=True)
+            await apply_migrations()
+        elif pending := await pending_migrations():
+            raise DatabaseBehindError(pending)
         await load_policy(settings)
         yield
     finally:
@@ -327,7 +340,7 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
     def run_handler(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except InvalidInputError as error:
+        except (InvalidInputError, DatabaseBehindError) as error:
             print(f"mailkeys: {error}", file=sys.stderr)
             return 2
         except MailkeysError as error:

@@ -77,5 +77,13 @@ class NoProviderAvailableError(ConflictError):
         super().__init__("No active providers in this key's send scope.")
 
 
+class ServiceUnavailableError(MailkeysError):
+    """Raised when the database does not answer (restart, failover); the request may be retried."""
+
+    def __init__(self) -> None:
+        super().__init__("The service is briefly unavailable; retry shortly.")
+        self.retry_after = 1
+
+
 class PolicyConfigurationError(Exception):
     """Raised when the Casbin model or policy cannot be loaded or evaluated (an internal fault)."""

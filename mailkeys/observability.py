@@ -33,6 +33,7 @@ _CODE_OF_STATUS = {
     405: "BAD_USER_INPUT",
     413: "BAD_USER_INPUT",
     429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
 }
 MULTIPLE = "multiple"
 UNMATCHED = "unmatched"
@@ -40,11 +41,11 @@ UNMATCHED = "unmatched"
 
 def code_of_status(status: int | None) -> str:
     """The outcome code that an HTTP status stands for."""
+    if status is not None and status in _CODE_OF_STATUS:
+        return _CODE_OF_STATUS[status]
     if status is None or status >= 500:
         return "INTERNAL_SERVER_ERROR"
-    if status < 400:
-        return "OK"
-    return _CODE_OF_STATUS.get(status, "BAD_USER_INPUT")
+    return "OK" if status < 400 else "BAD_USER_INPUT"
 
 
 def operation_label(record: RequestRecord, scope: Scope) -> str:

@@ -59,6 +59,7 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = "mailkeys:"
     operator_token: str | None = field(default=None, repr=False)
     gateway_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
@@ -92,6 +93,7 @@ class Settings:
             database_url=_first(env, "MAILKEYS_DATABASE_URL", "DATABASE_URL")
             or DEFAULT_DATABASE_URL,
             redis_url=_first(env, "MAILKEYS_REDIS_URL", "REDIS_URL"),
+            redis_prefix=env.get("MAILKEYS_REDIS_PREFIX") or "mailkeys:",
             operator_token=env.get("MAILKEYS_OPERATOR_TOKEN") or None,
             gateway_token=env.get("MAILKEYS_GATEWAY_TOKEN") or None,
             metrics_token=env.get("MAILKEYS_METRICS_TOKEN") or None,

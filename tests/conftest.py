@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -24,10 +26,19 @@ GATEWAY_TOKEN = "gateway-test-token-0123456789"
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 
+# The scale-out run of the suite (see .ci/run) sets these: every test then uses its own
+# PostgreSQL database (`{}` becomes a random name) and the shared Redis.
+TEST_DATABASE_URL = os.environ.get("MAILKEYS_TEST_DATABASE_URL", "sqlite://:memory:")
+TEST_REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_URL") or None
+
+
 def test_settings(**overrides: Any) -> Settings:
     """Settings for tests: cheap argon2, known operator and gateway tokens."""
     values: dict[str, Any] = {
-        "database_url": "sqlite://:memory:",
+        "database_url": TEST_DATABASE_URL,
+        "redis_url": TEST_REDIS_URL,
+        # counters of one test never meet another's
+        "redis_prefix": f"mailkeys-test:{uuid.uuid4().hex}:",
         "operator_token": OPERATOR_TOKEN,
         "gateway_token": GATEWAY_TOKEN,
         "argon2": CHEAP_ARGON2,
@@ -55,7 +66,7 @@ def installed_policy(shipped_policy: policy.PolicySnapshot) -> policy.PolicySnap
 @pytest.fixture
 async def db() -> AsyncIterator[None]:
     """A fresh in-memory SQLite database with the schema."""
-    async with tortoise_test_context(MODEL_MODULES):
+    async with tortoise_test_context(MODEL_MODULES, db_url=TEST_DATABASE_URL):
         yield
 
 
@@ -78,11 +89,12 @@ def services(app: Starlette) -> Services:
 
 
 @pytest.fixture
-async def client(db: None, app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db: None, app: Starlette, services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the real ASGI app in this event loop."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mailkeys.test") as c:
         yield c
+    await services.limiter.close()
 
 
 @dataclass

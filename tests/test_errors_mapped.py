@@ -21,6 +21,7 @@ from mailkeys.errors import (
     PermissionDeniedError,
     PolicyConfigurationError,
     RateLimitedError,
+    ServiceUnavailableError,
     UnauthenticatedError,
 )
 from mailkeys.schema.errors import (
@@ -42,8 +43,10 @@ SPEC_CODES: dict[str, int | None] = {
     "BAD_USER_INPUT": None,
     "CONFLICT": None,
     "INTERNAL_SERVER_ERROR": None,
+    # Not in SPEC §6's table: the scale-out engines' outage answer (database restarting).
+    "UNAVAILABLE": 503,
 }
-RETRYABLE_CODES = frozenset({"RATE_LIMITED"})
+RETRYABLE_CODES = frozenset({"RATE_LIMITED", "UNAVAILABLE"})
 
 # One instance of each domain error, as a resolver would raise it, and the code SPEC §6 gives it
 SAMPLES: dict[str, tuple[MailkeysError, str]] = {
@@ -54,6 +57,7 @@ SAMPLES: dict[str, tuple[MailkeysError, str]] = {
     "limit_exceeded": (LimitExceededError("credentials", 100), "LIMIT_EXCEEDED"),
     "bad_user_input": (InvalidInputError("name", "Name is too long."), "BAD_USER_INPUT"),
     "conflict": (ConflictError("The key is revoked."), "CONFLICT"),
+    "unavailable": (ServiceUnavailableError(), "UNAVAILABLE"),
 }
 UNEXPECTED: dict[str, Exception] = {
     "runtime": RuntimeError("database exploded at /var/lib/secret"),
@@ -196,7 +200,7 @@ def test_http_status_and_retryable_follow_the_spec(code: str) -> None:
 
 def test_only_rate_limits_and_an_empty_provider_pool_are_retryable() -> None:
     retryable = {cls for cls, mapped in CODES.items() if mapped.retryable}
-    assert retryable == {RateLimitedError, NoProviderAvailableError}
+    assert retryable == {RateLimitedError, NoProviderAvailableError, ServiceUnavailableError}
     assert not INTERNAL.retryable
 
 
@@ -268,7 +272,7 @@ async def test_domain_error_reaches_the_client_with_its_code(
     if status is None:
         assert context.statuses == []
     else:
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        retry_after = getattr(error, "retry_after", None)
         assert context.statuses == [(status, retry_after)]
 
 

@@ -1,13 +1,12 @@
 """Tortoise models per domain, and the limit accounting they enforce."""
 
 from mailkeys.models.audit import AuditEvent
+from mailkeys.models.database import MODEL_MODULES
 from mailkeys.models.keys import ApiKey, KeyStatus, KeyType, SendScopeMode
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
 from mailkeys.models.teams import DEFAULT_LIMITS, LimitedResource, Team, TeamLimit
-
-MODEL_MODULES = ["mailkeys.models"]
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -37,7 +37,7 @@ class Mailbox(Model):
 
 
 class MailboxPassword(Model):
-    """A password for one device or app on one mailbox; only its argon2id hash is kept."""
+    """A password for one device or app on one mailbox. only its argon2id hash is kept."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(

@@ -11,7 +11,7 @@ from mailkeys.models.teams import Team
 
 
 class Domain(Model):
-    """A sending domain of the team; verified once its DNS record is seen."""
+    """A sending domain of the team. verified once its DNS record is seen."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
@@ -32,7 +32,7 @@ class Webhook(Model):
     """An HTTPS endpoint that receives the team's events, signed with a shared secret.
 
     The signing secret must be readable by the platform to sign deliveries, so it is stored
-    as is; the API shows it only when it is created or rotated.
+    as is. the API shows it only when it is created or rotated.
     """
 
     id = fields.CharField(primary_key=True, max_length=32)
@@ -74,14 +74,15 @@ class Message(Model):
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="messages", on_delete=fields.CASCADE
     )
-    mailbox: fields.ForeignKeyRelation[Mailbox] = fields.ForeignKeyField(
-        "models.Mailbox", related_name="messages", on_delete=fields.CASCADE
+    # A queued message outlives its provider or mailbox being deleted: it is a record.
+    mailbox: fields.ForeignKeyNullableRelation[Mailbox] = fields.ForeignKeyField(
+        "models.Mailbox", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
-    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
-        "models.Provider", related_name="messages", on_delete=fields.CASCADE
+    provider: fields.ForeignKeyNullableRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
-    provider_id: str
-    mailbox_id: str
+    provider_id: str | None
+    mailbox_id: str | None
     credential_id = fields.CharField(max_length=64)
     sender = fields.CharField(max_length=320)
     recipients: list[str] = fields.JSONField()

@@ -9,7 +9,7 @@ from mailkeys.models.teams import Team
 
 
 class Provider(Model):
-    """A sending account of the team; only active ones take part in sending."""
+    """A sending account of the team. only active ones take part in sending."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from mailkeys import metrics
 from mailkeys.logs import note_credential
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
+from mailkeys.models.database import is_unavailable
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.ratelimit import RateDecision, RateLimiter
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -47,6 +48,7 @@ class Authentication:
 
 
 ANONYMOUS = Authentication(actor=None, failure="missing")
+UNAVAILABLE = Authentication(actor=None, failure="unavailable")
 
 
 def observe(authentication: Authentication, seconds: float) -> None:
@@ -159,9 +161,14 @@ class Authenticator:
         self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
 
     async def authenticate(self, authorization: str | None) -> Authentication:
-        """Authenticate one request; never raises for a bad credential."""
+        """Authenticate one request; never raises for a bad credential or a database outage."""
         started = time.perf_counter()
-        authentication = await self._authenticate(authorization)
+        try:
+            authentication = await self._authenticate(authorization)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            authentication = UNAVAILABLE
         observe(authentication, time.perf_counter() - started)
         return authentication
 
@@ -204,6 +211,13 @@ class Authenticator:
         rate = await self._limiter.hit(key.id, limit)
         self.last_used.touch(key.id, key.last_used_at, now)
         return Authentication(actor=actor_for_key(key), rate=rate)
+
+    def recently_verified(self, secret: str, secret_hash: str) -> bool:
+        """True if this process verified `secret` against `secret_hash` within the window."""
+        hit = self._verified.contains(self._verified.fingerprint(secret), secret_hash)
+        if hit:  # a miss is counted by the `verify` that follows it
+            metrics.VERIFIED_CACHE_HIT.inc()
+        return hit
 
     async def verify(self, secret: str, secret_hash: str) -> bool:
         """Verify a secret against its hash, paying argon2 only if not verified recently."""

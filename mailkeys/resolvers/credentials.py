@@ -83,27 +83,28 @@ class CredentialChecker:
             address = email_address("address", address)
         except InvalidInputError:  # an unparseable address is just another failure
             return DENIED
-        failures_key = f"check-failures:{address}"
-        budget = self._settings.check_failures_per_minute
-        if await self._limiter.exceeded(failures_key, budget):
+        budget = _FailureBudget(self._limiter, address, self._settings.check_failures_per_minute)
+        if await budget.spent():
             metrics.RATE_LIMIT_REJECTIONS.labels("check_failures").inc()
             metrics.CREDENTIAL_CHECKS.labels(protocol.value, "denied").inc()
             return DENIED
-        result = await self._check(address, secret, protocol)
-        if not result.allowed:
-            await self._limiter.hit(failures_key, budget)
+        result = await self._check(address, secret, protocol, budget)
+        if not result.allowed and not budget.charged:
+            await budget.charge()
         metrics.CREDENTIAL_CHECKS.labels(
             protocol.value, "allowed" if result.allowed else "denied"
         ).inc()
         return result
 
-    async def _check(self, address: str, secret: str, protocol: CheckProtocol) -> CheckResult:
+    async def _check(
+        self, address: str, secret: str, protocol: CheckProtocol, budget: _FailureBudget
+    ) -> CheckResult:
         mailbox = await Mailbox.filter(address=address).first()
         if mailbox is None or mailbox.status is not MailboxStatus.ACTIVE:
             return DENIED
         now = datetime.now(UTC)
         candidate = await _find_candidate(mailbox, secret, now)
-        if candidate is None or not await self._authenticator.verify(secret, candidate.secret_hash):
+        if candidate is None or not await self._verify(secret, candidate.secret_hash, budget):
             return DENIED
         holder = Actor(
             kind=candidate.kind,
@@ -124,6 +125,45 @@ class CredentialChecker:
         )
         recorder.touch(candidate.credential_id, candidate.last_used_at, now)
         return CheckResult(allowed=True, mailbox_id=mailbox.id, permissions=usable)
+
+    async def _verify(self, secret: str, secret_hash: str, budget: _FailureBudget) -> bool:
+        """Verify the secret; a guess (anything not verified recently) is paid for up front.
+
+        Reserving a failure before argon2 runs means guesses arriving at once cannot all
+        pass the gate before the first failure is counted; a right secret gives the slot
+        back, and a recently verified one never touches the budget.
+        """
+        if self._authenticator.recently_verified(secret, secret_hash):
+            return True
+        if not await budget.charge():
+            metrics.RATE_LIMIT_REJECTIONS.labels("check_failures").inc()
+            return False
+        ok = await self._authenticator.verify(secret, secret_hash)
+        if ok:
+            await budget.refund()
+        return ok
+
+
+class _FailureBudget:
+    """Failed checks allowed per address per minute, shared by every worker."""
+
+    def __init__(self, limiter: RateLimiter, address: str, per_minute: int) -> None:
+        self._limiter = limiter
+        self._key = f"check-failures:{address}"
+        self._per_minute = per_minute
+        self.charged = False
+
+    async def spent(self) -> bool:
+        return await self._limiter.exceeded(self._key, self._per_minute)
+
+    async def charge(self) -> bool:
+        """Count one failure; False if the budget was already spent."""
+        self.charged = True
+        return (await self._limiter.hit(self._key, self._per_minute)).allowed
+
+    async def refund(self) -> None:
+        self.charged = False
+        await self._limiter.release(self._key)
 
 
 async def _find_candidate(mailbox: Mailbox, secret: str, now: datetime) -> _Candidate | None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from mailkeys.errors import ConflictError
+from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import (
     ApiKey,
     KeyType,
@@ -70,11 +70,19 @@ async def get_mailbox(actor: Actor, mailbox_id: str) -> Mailbox:
 async def list_mailboxes(actor: Actor, first: int | None, after: str | None) -> Page[Mailbox]:
     """The team's mailboxes (admin), or the ones a mailbox-class credential is bound to."""
     query = Mailbox.filter(team_id=actor.team_id)
-    if not is_allowed(actor, "mailbox.admin.read"):
+    if is_allowed(actor, "mailbox.admin.read"):
+        return await keyset_page(query, first, after)
+    if actor.mailbox_ids is None:  # a sending key for all of the team's mailboxes
         authorize(actor, "mailbox.read", Resource(team_id=actor.team_id))
-        if actor.mailbox_ids is not None:
-            query = query.filter(id__in=list(actor.mailbox_ids))
-    return await keyset_page(query, first, after)
+        return await keyset_page(query, first, after)
+    readable = [
+        mailbox_id
+        for mailbox_id in actor.mailbox_ids
+        if is_allowed(actor, "mailbox.read", Resource(actor.team_id, mailbox_id))
+    ]
+    if not readable:
+        raise PermissionDeniedError("mailbox.read")
+    return await keyset_page(query.filter(id__in=readable), first, after)
 
 
 async def update_mailbox(actor: Actor, mailbox_id: str, changes: MailboxChanges) -> Mailbox:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from tortoise.transactions import in_transaction
 
@@ -16,23 +17,34 @@ from mailkeys.resolvers.pagination import Page, keyset_page
 from mailkeys.resolvers.validation import clean_name, unique_ids
 from mailkeys.tokens import new_id
 
+RoutedT = TypeVar("RoutedT", Provider, DeliveryGroup)
 _SCOPE_OF_PREFIX = {"prv": SendScopeMode.PROVIDERS, "dg": SendScopeMode.DELIVERY_GROUPS}
 
 
 async def dependent_keys(team_id: str, scope_id: str) -> list[ApiKey]:
-    """Live sending keys of the team whose send scope names `scope_id`, newest first."""
+    """Live sending keys of the team that route through `scope_id`, newest first.
+
+    For a provider that includes keys scoped to a delivery group it belongs to: deleting it
+    shrinks their pool too.
+    """
     mode = _SCOPE_OF_PREFIX.get(scope_id.split("_", 1)[0])
     if mode is None:
         return []
+    names = {scope_id}
+    if mode is SendScopeMode.PROVIDERS:
+        groups = await DeliveryGroup.filter(team_id=team_id, providers__id=scope_id).values_list(
+            "id", flat=True
+        )
+        names |= {str(group) for group in groups}
     keys = await ApiKey.filter(
         live_key_filter(datetime.now(UTC)),
         team_id=team_id,
         type=KeyType.SENDING,
-        send_scope_mode=mode,
+        send_scope_mode__in=[SendScopeMode.PROVIDERS, SendScopeMode.DELIVERY_GROUPS],
     ).order_by("-created_at")
     # A key's scope holds at most 100 ids and a team at most a few hundred keys: filter here
     # rather than rely on JSON operators that differ between SQLite and PostgreSQL.
-    return [key for key in keys if scope_id in key.send_scope_ids]
+    return [key for key in keys if names & set(key.send_scope_ids)]
 
 
 async def list_dependents(actor: Actor, scope_id: str) -> list[ApiKey]:
@@ -47,9 +59,11 @@ async def list_dependents(actor: Actor, scope_id: str) -> list[ApiKey]:
 
 
 async def _drop_from_scopes(keys: list[ApiKey], scope_id: str) -> None:
+    """Keys naming `scope_id` forget it; a group loses a deleted member by itself."""
     for key in keys:
-        key.send_scope_ids = [i for i in key.send_scope_ids if i != scope_id]
-        await key.save(update_fields=["send_scope_ids"])
+        if scope_id in key.send_scope_ids:
+            key.send_scope_ids = [i for i in key.send_scope_ids if i != scope_id]
+            await key.save(update_fields=["send_scope_ids"])
 
 
 async def create_provider(actor: Actor, name: str) -> Provider:
@@ -85,23 +99,32 @@ async def update_provider(
     return provider
 
 
-async def delete_provider(actor: Actor, provider_id: str, confirm: bool) -> Provider:
-    """Delete a provider; keys routing through it need `confirm` (they lose it from scope)."""
+async def _delete_routed(
+    actor: Actor, model: type[RoutedT], row_id: str, permission: str, target: str, confirm: bool
+) -> RoutedT:
+    """Delete a provider or group; keys routing through it need `confirm` and lose it."""
     team_id = str(actor.team_id)
-    async with audited(actor, "provider.delete", "provider", provider_id, team_id):
-        authorize(actor, "provider.delete")
+    async with audited(actor, permission, target, row_id, team_id):
+        authorize(actor, permission)
         async with in_transaction():
-            provider = await team_row(Provider, actor, provider_id, "Provider")
-            dependents = await dependent_keys(team_id, provider.id)
+            row = await team_row(model, actor, row_id, model.__name__)
+            dependents = await dependent_keys(team_id, row_id)
             if dependents and not confirm:
                 raise DependentsConflictError([key.id for key in dependents])
-            await _drop_from_scopes(dependents, provider.id)
-            await provider.delete()
+            await _drop_from_scopes(dependents, row_id)
+            await row.delete()
             await record_event(
-                actor, "provider.delete", "provider", provider.id, team_id,
+                actor, permission, target, row_id, team_id,
                 details={"dependent_keys": [key.id for key in dependents]},
             )  # fmt: skip
-    return provider
+    return row
+
+
+async def delete_provider(actor: Actor, provider_id: str, confirm: bool) -> Provider:
+    """Delete a provider; keys routing through it need `confirm` (they lose it from scope)."""
+    return await _delete_routed(
+        actor, Provider, provider_id, "provider.delete", "provider", confirm
+    )
 
 
 async def list_providers(actor: Actor, first: int | None, after: str | None) -> Page[Provider]:
@@ -160,21 +183,9 @@ async def update_group(
 
 async def delete_group(actor: Actor, group_id: str, confirm: bool) -> DeliveryGroup:
     """Delete a group; keys routing through it need `confirm` (they lose it from scope)."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "routing.delete", "delivery_group", group_id, team_id):
-        authorize(actor, "routing.delete")
-        async with in_transaction():
-            group = await team_row(DeliveryGroup, actor, group_id, "DeliveryGroup")
-            dependents = await dependent_keys(team_id, group.id)
-            if dependents and not confirm:
-                raise DependentsConflictError([key.id for key in dependents])
-            await _drop_from_scopes(dependents, group.id)
-            await group.delete()
-            await record_event(
-                actor, "routing.delete", "delivery_group", group.id, team_id,
-                details={"dependent_keys": [key.id for key in dependents]},
-            )  # fmt: skip
-    return group
+    return await _delete_routed(
+        actor, DeliveryGroup, group_id, "routing.delete", "delivery_group", confirm
+    )
 
 
 async def list_groups(actor: Actor, first: int | None, after: str | None) -> Page[DeliveryGroup]:

@@ -8,8 +8,9 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mailkeys.errors import RateLimitedError, UnauthenticatedError
+from mailkeys.errors import RateLimitedError, ServiceUnavailableError, UnauthenticatedError
 from mailkeys.policy import Actor
+from mailkeys.ratelimit import RateLimiter
 from mailkeys.resolvers.authentication import Authentication, Authenticator
 from mailkeys.resolvers.credentials import CredentialChecker
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -25,6 +26,7 @@ class Services:
     hasher: BoundedHasher
     authenticator: Authenticator
     checker: CredentialChecker
+    limiter: RateLimiter
 
 
 @dataclass
@@ -44,6 +46,8 @@ class RequestContext:
         rate = self.authentication.rate
         if rate is not None and not rate.allowed:
             raise RateLimitedError(rate.reset_after)
+        if self.authentication.failure == "unavailable":
+            raise ServiceUnavailableError()
         if self.authentication.actor is None:
             raise UnauthenticatedError()
         return self.authentication.actor
@@ -54,6 +58,8 @@ class RequestContext:
             return
         self._status = status
         self.response.status_code = status
+        if status == 503 and retry_after is None:
+            retry_after = 1
         if status == 401:
             self.response.headers["WWW-Authenticate"] = 'Bearer realm="mailkeys"'
         if retry_after is not None:

@@ -20,8 +20,10 @@ from mailkeys.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    ServiceUnavailableError,
     UnauthenticatedError,
 )
+from mailkeys.models.database import is_unavailable
 
 log = logging.getLogger("mailkeys.errors")
 
@@ -45,11 +47,12 @@ CODES: dict[type[MailkeysError], ErrorCode] = {
     ConflictError: ErrorCode("CONFLICT"),
     # The pool may refill (a provider activated): the same send can succeed later.
     NoProviderAvailableError: ErrorCode("CONFLICT", retryable=True),
+    ServiceUnavailableError: ErrorCode("UNAVAILABLE", retryable=True, http_status=503),
 }
 INTERNAL = ErrorCode("INTERNAL_SERVER_ERROR")
 INVALID_DOCUMENT = ErrorCode("BAD_USER_INPUT")
 # When several errors want a status, the most fundamental wins.
-_STATUS_PRECEDENCE = (401, 429)
+_STATUS_PRECEDENCE = (503, 401, 429)
 
 
 def code_for(error: BaseException) -> ErrorCode | None:
@@ -97,6 +100,11 @@ class ErrorMapping(SchemaExtension):
         elif isinstance(original, MailkeysError) and (mapped := code_for(original)):
             code, message = mapped, str(original)
             extensions = _extra_extensions(original)
+        elif is_unavailable(original):
+            log.warning("database unavailable", extra={"request_id": request_id})
+            unavailable = ServiceUnavailableError()
+            code, message, extensions = CODES[ServiceUnavailableError], str(unavailable), {}
+            original = unavailable
         else:
             log.error(
                 "unexpected error in %s",
@@ -106,7 +114,7 @@ class ErrorMapping(SchemaExtension):
             )
             code, message, extensions = INTERNAL, "Internal server error.", {}
         if code.http_status is not None and hasattr(context, "escalate_status"):
-            retry_after = original.retry_after if isinstance(original, RateLimitedError) else None
+            retry_after = getattr(original, "retry_after", None)
             context.escalate_status(code.http_status, retry_after)
         extensions.update(code=code.code, retryable=code.retryable, requestId=request_id)
         return GraphQLError(

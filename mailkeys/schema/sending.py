@@ -28,8 +28,12 @@ describe_enum(
 class QueuedMessage:
     id: strawberry.ID = strawberry.field(description="The message id.")
     status: str = strawberry.field(description="`queued`.")
-    provider_id: strawberry.ID = strawberry.field(description="The provider chosen.")
-    mailbox_id: strawberry.ID = strawberry.field(description="The sender mailbox.")
+    provider_id: strawberry.ID | None = strawberry.field(
+        description="The provider chosen (null once that provider is deleted)."
+    )
+    mailbox_id: strawberry.ID | None = strawberry.field(
+        description="The sender mailbox (null once that mailbox is deleted)."
+    )
     created_at: datetime = strawberry.field(description="When it was accepted.")
 
     @classmethod
@@ -38,8 +42,8 @@ class QueuedMessage:
         return cls(
             id=strawberry.ID(message.id),
             status=message.status,
-            provider_id=strawberry.ID(message.provider_id),
-            mailbox_id=strawberry.ID(message.mailbox_id),
+            provider_id=strawberry.ID(message.provider_id) if message.provider_id else None,
+            mailbox_id=strawberry.ID(message.mailbox_id) if message.mailbox_id else None,
             created_at=message.created_at,
         )
 

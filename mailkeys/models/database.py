@@ -1,0 +1,103 @@
+"""Connecting to the database and keeping its schema in step with the models (migrations).
+
+Schema changes are Tortoise 1.x migrations in `mailkeys/migrations` (Tortoise's own tool:
+aerich calls itself legacy for 1.x). `mailkeys migrate` applies them; the server refuses to
+start on a database that is behind. The embedded default (SQLite) is migrated by
+`mailkeys serve` itself, so the quickstart needs no extra step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from tortoise import Tortoise
+from tortoise.exceptions import DBConnectionError
+from tortoise.migrations.executor import MigrationExecutor
+
+from mailkeys.settings import Settings
+
+MODEL_MODULES = ["mailkeys.models"]
+MIGRATIONS_MODULE = "mailkeys.migrations"
+
+
+def orm_config(settings: Settings) -> dict[str, Any]:
+    """Tortoise configuration for the configured database."""
+    return {
+        "connections": {"default": settings.database_url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For `python -m tortoise --config mailkeys.models.database.AUTHORING_CONFIG makemigrations`
+# (scripts/makemigrations): migrations are derived from the models, not from a live database.
+AUTHORING_CONFIG = orm_config(Settings(database_url="sqlite://:memory:"))
+
+
+def is_sqlite(settings: Settings) -> bool:
+    """True for the embedded default."""
+    return settings.database_url.startswith("sqlite")
+
+
+def _executor() -> MigrationExecutor:
+    apps = {"models": orm_config(Settings())["apps"]["models"]}
+    return MigrationExecutor(Tortoise.get_connection("default"), apps)
+
+
+async def pending_migrations() -> list[str]:
+    """Names of the migrations not yet applied (Tortoise must be initialised)."""
+    steps = await _executor().plan()
+    return [step.migration.name for step in steps if not step.backward]
+
+
+async def apply_migrations() -> list[str]:
+    """Apply every pending migration; returns their names."""
+    pending = await pending_migrations()
+    if pending:
+        await _executor().migrate()
+    return pending
+
+
+class DatabaseBehindError(RuntimeError):
+    """Raised when the database lacks migrations the code needs."""
+
+    def __init__(self, pending: list[str]) -> None:
+        super().__init__(
+            f"the database is behind: {len(pending)} migration(s) not applied "
+            f"({', '.join(pending)}). Run `mailkeys migrate` first."
+        )
+        self.pending = pending
+
+
+_UNAVAILABLE = (
+    DBConnectionError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True if `error` (or what caused it) means the database is unreachable right now.
+
+    Tortoise wraps driver errors in its own OperationalError, so the chain is walked.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
