@@ -171,6 +171,8 @@ def test_graphiql_runs_a_query_in_headless_chromium(tmp_path: Path) -> None:
             page.locator(".result-window", has_text='"Acme"').wait_for(timeout=15_000)
             viewer_answer = result.inner_text()
             page.screenshot(path=str(tmp_path / "graphiql-viewer.png"), mask=[headers_editor])
+            page.wait_for_timeout(1_000)  # GraphiQL writes its tab state after 500 ms
+            stored = page.evaluate("() => JSON.stringify(window.localStorage)")
         finally:
             browser.close()
 
@@ -183,3 +185,6 @@ def test_graphiql_runs_a_query_in_headless_chromium(tmp_path: Path) -> None:
     assert requested
     assert all(url.startswith(server.url) or url.startswith("data:") for url in requested)
     assert key not in server.output()
+    # the key did not outlive the tab: GraphiQL's history and tabs were stored without it
+    assert "graphiql:queries" in stored
+    assert key not in stored
