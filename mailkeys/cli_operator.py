@@ -309,7 +309,9 @@ def audit(args: argparse.Namespace) -> int:
             e.action,
             f"{e.target_type}:{e.target_id}" if e.target_id else e.target_type,
             e.outcome,
-            _shorten(json.dumps(e.details, sort_keys=True), 60) if e.details else "",
+            _shorten(json.dumps(e.details, sort_keys=True, ensure_ascii=False), 60)
+            if e.details
+            else "",
         ]
         for e in events
     ]
