@@ -1,0 +1,98 @@
+"""Small helpers shared by the benchmark modules: processes, memory, statistics, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# A sub-benchmark prints one line starting with this marker; the rest of its output is chatter.
+RESULT_MARKER = "BENCH-RESULT "
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    """Resident set size of a process in KiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def load_average() -> str:
+    """The 1-minute load average, to tell whether something else competed for the CPUs."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median; a benchmark with no samples is a bug in the benchmark."""
+    if not values:
+        raise ValueError("no samples")
+    return statistics.median(values)
+
+
+def mailkeys_command() -> list[str]:
+    """The `mailkeys` console script of this interpreter's environment (or the module)."""
+    script = Path(sys.executable).parent / "mailkeys"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("mailkeys")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "mailkeys.cli"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def emit(result: Mapping[str, Any]) -> None:
+    """Print a sub-benchmark's result for the parent process to pick up."""
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def run_module(
+    module: str,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run `python -m module args` in a fresh process and return the result it emitted."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd or REPO,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            result: dict[str, Any] = json.loads(line[len(RESULT_MARKER) :])
+            return result
+    raise RuntimeError(
+        f"{module} failed (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+    )
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without MAILKEYS_* settings, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILKEYS_")}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update(overrides)
+    return env
