@@ -19,7 +19,7 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from mailkeys import policy
+from mailkeys import graphiql, policy
 from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mailkeys.models.database import (
@@ -28,6 +28,7 @@ from mailkeys.models.database import (
     orm_config,
     pending_migrations,
 )
+from mailkeys.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
 from mailkeys.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
@@ -86,6 +87,9 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
         # A client that leaves before its body arrives needs no answer, nor an ERROR log.
         with contextlib.suppress(ClientDisconnect):
             await super().__call__(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page_response()  # served from the package, not a CDN
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -216,9 +220,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/credentials/check", credential_check, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(settings)),
+            *graphiql.routes(settings.graphiql),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(RequestLogMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
 import sys
 from collections.abc import Sequence
 
 import uvicorn
 from tortoise import Tortoise
 
+from mailkeys import cli_operator
 from mailkeys.app import load_policy
+from mailkeys.logs import configure_logging, logging_config
+from mailkeys.metrics import worker_metrics
 from mailkeys.models import Team
 from mailkeys.models.database import (
     DatabaseBehindError,
@@ -86,16 +90,23 @@ def serve(args: argparse.Namespace) -> int:
             "-H 'Content-Type: application/json' "
             '-d \'{"query": "{ viewer { team { id name } apiKey { id preset } } }"}\''
         )
-    sys.stdout.flush()
-    uvicorn.run(
-        "mailkeys.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=args.access_log,
-    )
+    # One line per request comes from mailkeys.requests; uvicorn's access log would repeat it.
+    log_config = logging_config(args.log_level, settings.log_format, args.access_log)
+    logging.config.dictConfig(log_config)
+    with worker_metrics(args.workers) as metrics_dir:
+        if metrics_dir:
+            print(f"mailkeys: metrics of {args.workers} workers are aggregated in {metrics_dir}")
+        sys.stdout.flush()
+        uvicorn.run(
+            "mailkeys.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            log_config=log_config,
+            access_log=False,
+        )
     return 0
 
 
@@ -154,7 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     serve_parser.add_argument(
-        "--no-access-log", dest="access_log", action="store_false", help="no access log lines"
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no per-request log lines (mailkeys.requests)",
     )
     serve_parser.set_defaults(handler=serve)
 
@@ -177,12 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_parser.add_argument("name", help="the team's name")
     create_parser.set_defaults(handler=team_create)
+    cli_operator.register(commands, team_commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `mailkeys` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Commands other than `serve` report on stdout; their logs are warnings and errors only.
+    configure_logging("warning")
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

@@ -6,8 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 
 DEFAULT_DATABASE_URL = "sqlite://mailkeys.sqlite3?busy_timeout=5000"
+LogFormat = Literal["auto", "json", "text"]
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
@@ -35,6 +37,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    raw = (env.get("MAILKEYS_LOG_FORMAT") or "auto").strip().lower()
+    if raw not in ("auto", "json", "text"):
+        raise ValueError("MAILKEYS_LOG_FORMAT must be auto, json or text")
+    return cast(LogFormat, raw)
+
+
 @dataclass(frozen=True)
 class Argon2Parameters:
     """Cost of hashing a secret; OWASP's minimum by default (our secrets are high-entropy)."""
@@ -53,6 +62,7 @@ class Settings:
     redis_prefix: str = "mailkeys:"
     operator_token: str | None = field(default=None, repr=False)
     gateway_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
     argon2_max_concurrency: int = 2
     verified_cache_seconds: int = 300
@@ -70,6 +80,7 @@ class Settings:
     max_tokens: int = 2_000
     introspection: bool = True
     graphiql: bool = True
+    log_format: LogFormat = "auto"
     policy_model_path: Path | None = None
     policy_path: Path | None = None
 
@@ -86,6 +97,7 @@ class Settings:
             redis_prefix=env.get("MAILKEYS_REDIS_PREFIX") or "mailkeys:",
             operator_token=env.get("MAILKEYS_OPERATOR_TOKEN") or None,
             gateway_token=env.get("MAILKEYS_GATEWAY_TOKEN") or None,
+            metrics_token=env.get("MAILKEYS_METRICS_TOKEN") or None,
             argon2=Argon2Parameters(
                 time_cost=_int(env, "MAILKEYS_ARGON2_TIME_COST", 2),
                 memory_cost_kib=_int(env, "MAILKEYS_ARGON2_MEMORY_KIB", 19 * 1024),
@@ -107,6 +119,7 @@ class Settings:
             max_tokens=_int(env, "MAILKEYS_MAX_TOKENS", 2_000),
             introspection=_bool(env, "MAILKEYS_INTROSPECTION", True),
             graphiql=_bool(env, "MAILKEYS_GRAPHIQL", True),
+            log_format=_log_format(env),
             policy_model_path=Path(model) if model else None,
             policy_path=Path(policy) if policy else None,
         )

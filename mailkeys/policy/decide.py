@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
+from mailkeys import metrics
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.engine import PolicySnapshot
@@ -81,6 +83,7 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
         permission: a permission of the vocabulary; anything else is a programming error.
         resource: the target; its team must be the actor's (operators excepted).
     """
+    started = time.perf_counter()
     domain = PERMISSION_DOMAIN[permission]
     resource = resource or Resource(team_id=actor.team_id)
     if actor.team_id is not None and resource.team_id != actor.team_id:
@@ -89,6 +92,8 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
     allowed = _holds(actor, permission, domain, snapshot)
     if allowed and domain is Domain.MAILBOX and actor.mailbox_ids is not None:
         allowed = resource.mailbox_id in actor.mailbox_ids
+    elapsed = time.perf_counter() - started
+    (metrics.DECISION_ALLOWED if allowed else metrics.DECISION_DENIED).observe(elapsed)
     if not allowed:
         decision_log.info(
             "denied",

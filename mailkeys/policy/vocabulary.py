@@ -56,6 +56,11 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.policy.read",
     "platform.policy.update",
     "platform.credential.check",
+    # On-call operator paths of the `mailkeys` command (cli_operator.py): read any team's
+    # keys and audit trail, revoke any key. Not exposed over GraphQL.
+    "platform.key.read",
+    "platform.key.revoke",
+    "platform.audit.read",
 )
 
 PERMISSION_DOMAIN: dict[str, Domain] = {

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailkeys.errors import MailkeysError
+from mailkeys.logs import audit_log
 from mailkeys.models import AuditEvent
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.pagination import Page, keyset_page
@@ -24,8 +25,11 @@ async def record_event(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Store one audit event; call inside the change's transaction so both land or neither."""
-    return await AuditEvent.create(
+    """Store one audit event; call inside the change's transaction so both land or neither.
+
+    The event is logged too (`mailkeys.audit`), when its row is written.
+    """
+    event = await AuditEvent.create(
         id=new_id("evt"),
         team_id=team_id,
         created_at=datetime.now(UTC),
@@ -36,6 +40,20 @@ async def record_event(
         outcome=outcome,
         details=details or {},
     )
+    audit_log.info(
+        "audit",
+        extra={
+            "event_id": event.id,
+            "actor": event.actor,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "team_id": team_id,
+            "outcome": outcome,
+            "details": event.details,
+        },
+    )
+    return event
 
 
 def outcome_of(error: MailkeysError) -> str:

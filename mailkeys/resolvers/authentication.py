@@ -16,6 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mailkeys import metrics
+from mailkeys.logs import note_credential
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
 from mailkeys.models.database import is_unavailable
 from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
@@ -42,9 +44,29 @@ class Authentication:
     # The authenticated key as read for this request, so resolvers need not read it again.
     key: KeyFacts | None = None
 
+    @property
+    def presented(self) -> bool:
+        """True if the request carried a credential at all."""
+        return self.actor is not None or self.failure != "missing"
+
 
 ANONYMOUS = Authentication(actor=None, failure="missing")
 UNAVAILABLE = Authentication(actor=None, failure="unavailable")
+
+
+def observe(authentication: Authentication, seconds: float) -> None:
+    """Count the outcome (by internal reason) and tell the request log who is asking."""
+    actor = authentication.actor
+    if actor is not None:
+        metrics.AUTHENTICATIONS.labels("success", actor.kind.value).inc()
+        note_credential(actor.credential_id, actor.kind.value, actor.team_id, None)
+    else:
+        metrics.AUTHENTICATIONS.labels("failure", authentication.failure or "unknown").inc()
+        note_credential(None, None, None, authentication.failure)
+    if authentication.presented:
+        metrics.AUTHENTICATION_SECONDS.observe(seconds)
+    if authentication.rate is not None and not authentication.rate.allowed:
+        metrics.RATE_LIMIT_REJECTIONS.labels("credential").inc()
 
 
 def actor_for_key(key: KeyFacts) -> Actor:
@@ -132,10 +154,11 @@ class LastUsedRecorder:
 class FailureBudget:
     """Failed verifications allowed per minute for one key id or address, across workers."""
 
-    def __init__(self, limiter: RateLimiter, key: str, per_minute: int) -> None:
+    def __init__(self, limiter: RateLimiter, key: str, per_minute: int, label: str) -> None:
         self._limiter = limiter
         self._key = key
         self._per_minute = per_minute
+        self._label = label  # for the rate-limit rejection metric
         self.charged = False
 
     async def spent(self) -> bool:
@@ -145,7 +168,10 @@ class FailureBudget:
     async def charge(self) -> bool:
         """Count one failure; False if the budget was already spent."""
         self.charged = True
-        return (await self._limiter.hit(self._key, self._per_minute)).allowed
+        allowed = (await self._limiter.hit(self._key, self._per_minute)).allowed
+        if not allowed:
+            metrics.RATE_LIMIT_REJECTIONS.labels(self._label).inc()
+        return allowed
 
     async def refund(self) -> None:
         """Give back the last charge (the secret was right)."""
@@ -167,12 +193,15 @@ class Authenticator:
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """Authenticate one request; never raises for a bad credential or a database outage."""
+        started = time.perf_counter()
         try:
-            return await self._authenticate(authorization)
+            authentication = await self._authenticate(authorization)
         except Exception as error:
-            if is_unavailable(error):
-                return UNAVAILABLE
-            raise
+            if not is_unavailable(error):
+                raise
+            authentication = UNAVAILABLE
+        observe(authentication, time.perf_counter() - started)
+        return authentication
 
     async def _authenticate(self, authorization: str | None) -> Authentication:
         if not authorization:
@@ -203,7 +232,10 @@ class Authenticator:
         if status is not KeyStatus.ACTIVE:
             return Authentication(actor=None, failure=status.value)
         budget = FailureBudget(
-            self._limiter, f"auth-failures:{key.id}", self._settings.auth_failures_per_minute
+            self._limiter,
+            f"auth-failures:{key.id}",
+            self._settings.auth_failures_per_minute,
+            "auth_failures",
         )
         if not await self.verify_guarded(token, key.secret_hash, budget):
             return Authentication(actor=None, failure="bad_secret")
@@ -218,7 +250,10 @@ class Authenticator:
 
     def recently_verified(self, secret: str, secret_hash: str) -> bool:
         """True if this process verified `secret` against `secret_hash` within the window."""
-        return self._verified.contains(self._verified.fingerprint(secret), secret_hash)
+        hit = self._verified.contains(self._verified.fingerprint(secret), secret_hash)
+        if hit:  # a miss is counted by the `verify` that follows it
+            metrics.VERIFIED_CACHE_HIT.inc()
+        return hit
 
     async def verify_guarded(self, secret: str, secret_hash: str, budget: FailureBudget) -> bool:
         """Verify, charging a guess (anything not verified recently) to `budget` up front.
@@ -241,7 +276,9 @@ class Authenticator:
         """Verify a secret against its hash, paying argon2 only if not verified recently."""
         fingerprint = self._verified.fingerprint(secret)
         if self._verified.contains(fingerprint, secret_hash):
+            metrics.VERIFIED_CACHE_HIT.inc()
             return True
+        metrics.VERIFIED_CACHE_MISS.inc()
         ok = await self._hasher.verify(secret_hash, secret)
         if ok:
             self._verified.add(fingerprint, secret_hash)

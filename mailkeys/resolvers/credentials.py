@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from mailkeys import metrics
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import ApiKey, KeyStatus, KeyType, Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
@@ -83,13 +84,21 @@ class CredentialChecker:
         except InvalidInputError:  # an unparseable address is just another failure
             return DENIED
         budget = FailureBudget(
-            self._limiter, f"check-failures:{address}", self._settings.check_failures_per_minute
+            self._limiter,
+            f"check-failures:{address}",
+            self._settings.check_failures_per_minute,
+            "check_failures",
         )
         if await budget.spent():
+            metrics.RATE_LIMIT_REJECTIONS.labels("check_failures").inc()
+            metrics.CREDENTIAL_CHECKS.labels(protocol.value, "denied").inc()
             return DENIED
         result = await self._check(address, secret, protocol, budget)
         if not result.allowed and not budget.charged:
             await budget.charge()
+        metrics.CREDENTIAL_CHECKS.labels(
+            protocol.value, "allowed" if result.allowed else "denied"
+        ).inc()
         return result
 
     async def _check(

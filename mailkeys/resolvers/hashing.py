@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from mailkeys import metrics
 from mailkeys.tokens import SecretHasher
 
 
@@ -18,10 +19,12 @@ class BoundedHasher:
     async def hash(self, secret: str) -> str:
         """The argon2id hash of `secret`."""
         async with self._slots:
+            metrics.ARGON2_HASH.inc()
             return await asyncio.to_thread(self._hasher.hash, secret)
 
     async def verify(self, secret_hash: str, secret: str) -> bool:
         """True if `secret` matches; counts every verification paid."""
         async with self._slots:
             self.verifications += 1
+            metrics.ARGON2_VERIFY.inc()
             return await asyncio.to_thread(self._hasher.verify, secret_hash, secret)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from mailkeys.errors import (
@@ -353,12 +354,17 @@ async def revoke_key(actor: Actor, key_id: str) -> ApiKey:
     async with audited(actor, "key.revoke", "api_key", key_id, team_id), in_transaction():
         authorize(actor, "key.revoke")
         key = await _team_key(actor, key_id)
-        now = datetime.now(UTC)
-        if key.revoked_at is None or key.revoked_at > now:
-            key.revoked_at = now
-            await key.save(update_fields=["revoked_at"])
-            await record_event(actor, "key.revoke", "api_key", key.id, team_id)
+        await revoke_now(actor, key)
     return key
+
+
+async def revoke_now(actor: Actor, key: ApiKey) -> None:
+    """Revoke a key the caller was authorized to revoke; call inside a transaction."""
+    now = datetime.now(UTC)
+    if key.revoked_at is None or key.revoked_at > now:
+        key.revoked_at = now
+        await key.save(update_fields=["revoked_at"])
+        await record_event(actor, "key.revoke", "api_key", key.id, str(key.team_id))
 
 
 async def get_key(actor: Actor, key_id: str) -> ApiKey:
@@ -376,12 +382,19 @@ async def list_keys(
 ) -> Page[ApiKey]:
     """The team's keys, newest first, optionally by type and derived status."""
     authorize(actor, "key.read")
-    query = ApiKey.filter(team_id=actor.team_id).select_related("mailbox")
+    return await keyset_page(team_keys(str(actor.team_id), type_, status), first, after)
+
+
+def team_keys(
+    team_id: str, type_: KeyType | None = None, status: KeyStatus | None = None
+) -> QuerySet[ApiKey]:
+    """A team's keys with their mailboxes, optionally by type and derived status now."""
+    query = ApiKey.filter(team_id=team_id).select_related("mailbox")
     if type_ is not None:
         query = query.filter(type=type_)
     if status is not None:
         query = query.filter(status_filter(status, datetime.now(UTC)))
-    return await keyset_page(query, first, after)
+    return query
 
 
 async def own_key(actor: Actor) -> ApiKey:

@@ -22,6 +22,7 @@ from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
+from mailkeys.schema.observation import RequestObservation
 from mailkeys.schema.parsing import DocumentCache
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
@@ -75,6 +76,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_aliases.create_validator(settings.max_aliases),
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
+        RequestObservation,  # first, so that its exit runs last and sees the mapped codes
         ErrorMapping,
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         DocumentCache,

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from mailkeys import models
 from mailkeys.resolvers import audit as audit_resolvers
-from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
 
@@ -44,7 +44,7 @@ class AuditEvent:
 class AuditQueries:
     @strawberry.field(description="The team's audit trail, newest first. Needs `logs.read`.")
     async def audit_events(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[AuditEvent]:
         page = await audit_resolvers.list_events(info.context.actor, first, after)
         return connection_of(page, AuditEvent.from_model)

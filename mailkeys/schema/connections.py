@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from tortoise.models import Model
@@ -12,6 +12,16 @@ from mailkeys.resolvers.pagination import Page
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT", bound=Model)
+
+# The paging arguments every list takes, described once.
+First = Annotated[
+    int | None,
+    strawberry.argument(description="How many items to return: 1 to 100 (20 if absent)."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Return the items after this cursor: a page's `endCursor`."),
+]
 
 
 @strawberry.type(description="Where a page ends and whether another follows.")

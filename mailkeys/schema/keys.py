@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 
@@ -10,13 +11,41 @@ from mailkeys import models
 from mailkeys.models import KeyStatus, KeyType, SendScopeMode
 from mailkeys.policy import preset_permissions
 from mailkeys.resolvers import keys as key_resolvers
-from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
+from mailkeys.schema.enums import describe_enum
 
 # The models' enums are the GraphQL enums; registering them here keeps one source of truth.
-strawberry.enum(KeyType, name="ApiKeyType", description="What a key is for.")
-strawberry.enum(KeyStatus, name="ApiKeyStatus", description="Derived, never stored.")
-strawberry.enum(SendScopeMode, name="SendScopeMode", description="Which providers a key may use.")
+describe_enum(
+    KeyType,
+    "What a key is for.",
+    {
+        "INFRASTRUCTURE": "Team administration with a role preset (`smx_root_` tokens).",
+        "SENDING": "Mailbox permissions over all or listed mailboxes, plus a send scope.",
+        "MAILBOX": "Mailbox permissions over one mailbox.",
+    },
+    name="ApiKeyType",
+)
+describe_enum(
+    KeyStatus,
+    "Derived, never stored.",
+    {
+        "ACTIVE": "The key authenticates.",
+        "EXPIRED": "Past its expiry time; fails authentication as a revoked key does.",
+        "REVOKED": "Revoked (or its rotation grace period ended).",
+        "SUSPENDED": "A mailbox key whose mailbox is suspended; works again on resume.",
+    },
+    name="ApiKeyStatus",
+)
+describe_enum(
+    SendScopeMode,
+    "Which providers a key may use.",
+    {
+        "ALL": "Every active provider of the team.",
+        "PROVIDERS": "Only the listed providers.",
+        "DELIVERY_GROUPS": "Only the providers of the listed delivery groups.",
+    },
+)
 
 
 def _id(value: str | None) -> strawberry.ID | None:
@@ -198,10 +227,14 @@ class KeyQueries:
     async def api_keys(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        type: KeyType | None = None,
-        status: KeyStatus | None = None,
+        first: First = None,
+        after: After = None,
+        type: Annotated[
+            KeyType | None, strawberry.argument(description="Only keys of this type.")
+        ] = None,
+        status: Annotated[
+            KeyStatus | None, strawberry.argument(description="Only keys with this status now.")
+        ] = None,
     ) -> Connection[ApiKey]:
         page = await key_resolvers.list_keys(
             info.context.actor,
@@ -213,21 +246,44 @@ class KeyQueries:
         return connection_of(page, ApiKey.from_model)
 
     @strawberry.field(description="One key of the team. Needs `key.read`.")
-    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey:
+    async def api_key(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The key id (the public part of its token)."),
+        ],
+    ) -> ApiKey:
         return ApiKey.from_model(await key_resolvers.get_key(info.context.actor, id))
 
 
 @strawberry.type
 class KeyMutations:
     @strawberry.mutation(description="Issue a key. Needs `key.create`; counts toward the limit.")
-    async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreatePayload:
+    async def api_key_create(
+        self,
+        info: Info,
+        input: Annotated[
+            ApiKeyCreateInput,
+            strawberry.argument(description="The key to issue: its type and configuration."),
+        ],
+    ) -> ApiKeyCreatePayload:
         issued = await key_resolvers.create_key(
             info.context.actor, input.to_new_key(), info.context.services.hasher
         )
         return ApiKeyCreatePayload(api_key=ApiKey.from_model(issued.key), secret=issued.secret)
 
     @strawberry.mutation(description="Rotate a key. Needs `key.rotate`.")
-    async def api_key_rotate(self, info: Info, input: ApiKeyRotateInput) -> ApiKeyRotatePayload:
+    async def api_key_rotate(
+        self,
+        info: Info,
+        input: Annotated[
+            ApiKeyRotateInput,
+            strawberry.argument(
+                description="The key to rotate, and how long its predecessor keeps working."
+            ),
+        ],
+    ) -> ApiKeyRotatePayload:
         rotated = await key_resolvers.rotate_key(
             info.context.actor, input.id, input.grace_period_seconds, info.context.services.hasher
         )
@@ -238,6 +294,10 @@ class KeyMutations:
         )
 
     @strawberry.mutation(description="Revoke a key now (idempotent). Needs `key.revoke`.")
-    async def api_key_revoke(self, info: Info, input: ApiKeyRevokeInput) -> ApiKeyRevokePayload:
+    async def api_key_revoke(
+        self,
+        info: Info,
+        input: Annotated[ApiKeyRevokeInput, strawberry.argument(description="The key to revoke.")],
+    ) -> ApiKeyRevokePayload:
         key = await key_resolvers.revoke_key(info.context.actor, input.id)
         return ApiKeyRevokePayload(api_key=ApiKey.from_model(key))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -10,10 +11,18 @@ from mailkeys import models
 from mailkeys.models import MailboxStatus
 from mailkeys.resolvers import mailboxes as mailbox_resolvers
 from mailkeys.resolvers import passwords as password_resolvers
-from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
+from mailkeys.schema.enums import describe_enum
 
-strawberry.enum(MailboxStatus, description="A suspended mailbox's credentials stop working.")
+describe_enum(
+    MailboxStatus,
+    "A suspended mailbox's credentials stop working.",
+    {
+        "ACTIVE": "Its keys and passwords work.",
+        "SUSPENDED": "Its keys and passwords fail, and nothing sends from it, until resumed.",
+    },
+)
 
 
 @strawberry.type(description="An email address of the team, with its own credentials.")
@@ -127,19 +136,25 @@ class MailboxPasswordRevokePayload:
 @strawberry.type
 class MailboxQueries:
     @strawberry.field(description="One mailbox: `mailbox.admin.read`, or `mailbox.read` on it.")
-    async def mailbox(self, info: Info, id: strawberry.ID) -> Mailbox:
+    async def mailbox(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The mailbox id.")],
+    ) -> Mailbox:
         return Mailbox.from_model(await mailbox_resolvers.get_mailbox(info.context.actor, id))
 
     @strawberry.field(description="The team's mailboxes, or the caller's own ones.")
     async def mailboxes(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Mailbox]:
         page = await mailbox_resolvers.list_mailboxes(info.context.actor, first, after)
         return connection_of(page, Mailbox.from_model)
 
     @strawberry.field(description="A mailbox's passwords with last use. `mailbox.admin.read`.")
     async def mailbox_passwords(
-        self, info: Info, mailbox_id: strawberry.ID
+        self,
+        info: Info,
+        mailbox_id: Annotated[strawberry.ID, strawberry.argument(description="The mailbox id.")],
     ) -> list[MailboxPassword]:
         rows = await password_resolvers.list_passwords(info.context.actor, mailbox_id)
         return [MailboxPassword.from_model(row) for row in rows]
@@ -148,7 +163,13 @@ class MailboxQueries:
 @strawberry.type
 class MailboxMutations:
     @strawberry.mutation(description="Create a mailbox. `mailbox.admin.create`; limit applies.")
-    async def mailbox_create(self, info: Info, input: MailboxCreateInput) -> MailboxPayload:
+    async def mailbox_create(
+        self,
+        info: Info,
+        input: Annotated[
+            MailboxCreateInput, strawberry.argument(description="The mailbox to create.")
+        ],
+    ) -> MailboxPayload:
         mailbox = await mailbox_resolvers.create_mailbox(
             info.context.actor, input.address, input.display_name
         )
@@ -158,7 +179,14 @@ class MailboxMutations:
         description="Change identity and settings: `mailbox.settings.update` on it, or "
         "`mailbox.admin.manage`."
     )
-    async def mailbox_update(self, info: Info, input: MailboxUpdateInput) -> MailboxPayload:
+    async def mailbox_update(
+        self,
+        info: Info,
+        input: Annotated[
+            MailboxUpdateInput,
+            strawberry.argument(description="The mailbox and the settings to change."),
+        ],
+    ) -> MailboxPayload:
         changes = mailbox_resolvers.MailboxChanges(
             display_name=input.display_name, reply_to=input.reply_to, signature=input.signature
         )
@@ -166,19 +194,33 @@ class MailboxMutations:
         return MailboxPayload(mailbox=Mailbox.from_model(mailbox))
 
     @strawberry.mutation(description="Delete a mailbox, revoking its keys and passwords.")
-    async def mailbox_delete(self, info: Info, input: MailboxIdInput) -> MailboxPayload:
+    async def mailbox_delete(
+        self,
+        info: Info,
+        input: Annotated[MailboxIdInput, strawberry.argument(description="The mailbox to delete.")],
+    ) -> MailboxPayload:
         mailbox = await mailbox_resolvers.delete_mailbox(info.context.actor, input.id)
         return MailboxPayload(mailbox=Mailbox.from_model(mailbox))
 
     @strawberry.mutation(description="Suspend (idempotent): its credentials stop until resumed.")
-    async def mailbox_suspend(self, info: Info, input: MailboxIdInput) -> MailboxPayload:
+    async def mailbox_suspend(
+        self,
+        info: Info,
+        input: Annotated[
+            MailboxIdInput, strawberry.argument(description="The mailbox to suspend.")
+        ],
+    ) -> MailboxPayload:
         mailbox = await mailbox_resolvers.set_mailbox_status(
             info.context.actor, input.id, MailboxStatus.SUSPENDED
         )
         return MailboxPayload(mailbox=Mailbox.from_model(mailbox))
 
     @strawberry.mutation(description="Resume (idempotent): its credentials work again.")
-    async def mailbox_resume(self, info: Info, input: MailboxIdInput) -> MailboxPayload:
+    async def mailbox_resume(
+        self,
+        info: Info,
+        input: Annotated[MailboxIdInput, strawberry.argument(description="The mailbox to resume.")],
+    ) -> MailboxPayload:
         mailbox = await mailbox_resolvers.set_mailbox_status(
             info.context.actor, input.id, MailboxStatus.ACTIVE
         )
@@ -186,7 +228,14 @@ class MailboxMutations:
 
     @strawberry.mutation(description="Create a mailbox password. `mailbox.admin.manage`.")
     async def mailbox_password_create(
-        self, info: Info, input: MailboxPasswordCreateInput
+        self,
+        info: Info,
+        input: Annotated[
+            MailboxPasswordCreateInput,
+            strawberry.argument(
+                description="The mailbox, and the app or device the password is for."
+            ),
+        ],
     ) -> MailboxPasswordCreatePayload:
         services = info.context.services
         issued = await password_resolvers.create_password(
@@ -207,7 +256,11 @@ class MailboxMutations:
 
     @strawberry.mutation(description="Revoke one mailbox password (idempotent).")
     async def mailbox_password_revoke(
-        self, info: Info, input: MailboxPasswordRevokeInput
+        self,
+        info: Info,
+        input: Annotated[
+            MailboxPasswordRevokeInput, strawberry.argument(description="The password to revoke.")
+        ],
     ) -> MailboxPasswordRevokePayload:
         row = await password_resolvers.revoke_password(info.context.actor, input.id)
         return MailboxPasswordRevokePayload(mailbox_password=MailboxPassword.from_model(row))

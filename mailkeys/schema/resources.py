@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -10,7 +11,7 @@ from mailkeys import models
 from mailkeys.resolvers import billing as billing_resolvers
 from mailkeys.resolvers import domains as domain_resolvers
 from mailkeys.resolvers import webhooks as webhook_resolvers
-from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
 
@@ -134,14 +135,14 @@ class BillingProfilePayload:
 class ResourceQueries:
     @strawberry.field(description="The team's domains. `domain.read`.")
     async def domains(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Domain]:
         page = await domain_resolvers.list_domains(info.context.actor, first, after)
         return connection_of(page, Domain.from_model)
 
     @strawberry.field(description="The team's webhooks. `webhook.read`.")
     async def webhooks(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Webhook]:
         page = await webhook_resolvers.list_webhooks(info.context.actor, first, after)
         return connection_of(page, Webhook.from_model)
@@ -155,22 +156,42 @@ class ResourceQueries:
 @strawberry.type
 class ResourceMutations:
     @strawberry.mutation(description="Add a domain. `domain.create`; limit applies.")
-    async def domain_create(self, info: Info, input: DomainCreateInput) -> DomainPayload:
+    async def domain_create(
+        self,
+        info: Info,
+        input: Annotated[DomainCreateInput, strawberry.argument(description="The domain to add.")],
+    ) -> DomainPayload:
         domain = await domain_resolvers.create_domain(info.context.actor, input.name)
         return DomainPayload(domain=Domain.from_model(domain))
 
     @strawberry.mutation(description="Mark a domain verified. `domain.verify`.")
-    async def domain_verify(self, info: Info, input: DomainIdInput) -> DomainPayload:
+    async def domain_verify(
+        self,
+        info: Info,
+        input: Annotated[
+            DomainIdInput, strawberry.argument(description="The domain to mark verified.")
+        ],
+    ) -> DomainPayload:
         domain = await domain_resolvers.verify_domain(info.context.actor, input.id)
         return DomainPayload(domain=Domain.from_model(domain))
 
     @strawberry.mutation(description="Remove a domain. `domain.delete`.")
-    async def domain_delete(self, info: Info, input: DomainIdInput) -> DomainPayload:
+    async def domain_delete(
+        self,
+        info: Info,
+        input: Annotated[DomainIdInput, strawberry.argument(description="The domain to remove.")],
+    ) -> DomainPayload:
         domain = await domain_resolvers.delete_domain(info.context.actor, input.id)
         return DomainPayload(domain=Domain.from_model(domain))
 
     @strawberry.mutation(description="Add a webhook. `webhook.create`; limit applies.")
-    async def webhook_create(self, info: Info, input: WebhookCreateInput) -> WebhookSecretPayload:
+    async def webhook_create(
+        self,
+        info: Info,
+        input: Annotated[
+            WebhookCreateInput, strawberry.argument(description="The webhook's URL and events.")
+        ],
+    ) -> WebhookSecretPayload:
         created = await webhook_resolvers.create_webhook(
             info.context.actor, input.url, input.events
         )
@@ -179,7 +200,13 @@ class ResourceMutations:
         )
 
     @strawberry.mutation(description="Change a webhook. `webhook.update`.")
-    async def webhook_update(self, info: Info, input: WebhookUpdateInput) -> WebhookPayload:
+    async def webhook_update(
+        self,
+        info: Info,
+        input: Annotated[
+            WebhookUpdateInput, strawberry.argument(description="The webhook and what to change.")
+        ],
+    ) -> WebhookPayload:
         webhook = await webhook_resolvers.update_webhook(
             info.context.actor, input.id, url=input.url, events=input.events, active=input.active
         )
@@ -187,7 +214,12 @@ class ResourceMutations:
 
     @strawberry.mutation(description="Replace a webhook's signing secret. `webhook.manage`.")
     async def webhook_secret_rotate(
-        self, info: Info, input: WebhookIdInput
+        self,
+        info: Info,
+        input: Annotated[
+            WebhookIdInput,
+            strawberry.argument(description="The webhook whose signing secret to replace."),
+        ],
     ) -> WebhookSecretPayload:
         rotated = await webhook_resolvers.rotate_webhook_secret(info.context.actor, input.id)
         return WebhookSecretPayload(
@@ -195,13 +227,22 @@ class ResourceMutations:
         )
 
     @strawberry.mutation(description="Remove a webhook. `webhook.delete`.")
-    async def webhook_delete(self, info: Info, input: WebhookIdInput) -> WebhookPayload:
+    async def webhook_delete(
+        self,
+        info: Info,
+        input: Annotated[WebhookIdInput, strawberry.argument(description="The webhook to remove.")],
+    ) -> WebhookPayload:
         webhook = await webhook_resolvers.delete_webhook(info.context.actor, input.id)
         return WebhookPayload(webhook=Webhook.from_model(webhook))
 
     @strawberry.mutation(description="Change the billing profile. `billing.update`.")
     async def billing_profile_update(
-        self, info: Info, input: BillingProfileUpdateInput
+        self,
+        info: Info,
+        input: Annotated[
+            BillingProfileUpdateInput,
+            strawberry.argument(description="The billing fields to change; absent fields stay."),
+        ],
     ) -> BillingProfilePayload:
         changes = billing_resolvers.BillingChanges(
             company=input.company, email=input.email, address=input.address, tax_id=input.tax_id

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from mailkeys import models
 from mailkeys.resolvers import routing as routing_resolvers
-from mailkeys.schema.connections import Connection, connection_of
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
 
@@ -128,28 +129,42 @@ def _strs(ids: list[strawberry.ID] | None) -> list[str] | None:
 class RoutingQueries:
     @strawberry.field(description="The team's providers. `provider.read`.")
     async def providers(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Provider]:
         page = await routing_resolvers.list_providers(info.context.actor, first, after)
         return connection_of(page, Provider.from_model)
 
     @strawberry.field(description="One provider. `provider.read`.")
-    async def provider(self, info: Info, id: strawberry.ID) -> Provider:
+    async def provider(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The provider id.")],
+    ) -> Provider:
         return Provider.from_model(await routing_resolvers.get_provider(info.context.actor, id))
 
     @strawberry.field(description="The team's delivery groups. `routing.read`.")
     async def delivery_groups(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[DeliveryGroup]:
         page = await routing_resolvers.list_groups(info.context.actor, first, after)
         return connection_of(page, DeliveryGroup.from_model)
 
     @strawberry.field(description="One delivery group. `routing.read`.")
-    async def delivery_group(self, info: Info, id: strawberry.ID) -> DeliveryGroup:
+    async def delivery_group(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The delivery group id.")],
+    ) -> DeliveryGroup:
         return DeliveryGroup.from_model(await routing_resolvers.get_group(info.context.actor, id))
 
     @strawberry.field(description="Keys that route through a provider or delivery group.")
-    async def dependents(self, info: Info, id: strawberry.ID) -> list[DependentKey]:
+    async def dependents(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="A provider or delivery group id.")
+        ],
+    ) -> list[DependentKey]:
         keys = await routing_resolvers.list_dependents(info.context.actor, id)
         return [_dependent(key) for key in keys]
 
@@ -157,26 +172,50 @@ class RoutingQueries:
 @strawberry.type
 class RoutingMutations:
     @strawberry.mutation(description="Add a provider. `provider.create`; limit applies.")
-    async def provider_create(self, info: Info, input: ProviderCreateInput) -> ProviderPayload:
+    async def provider_create(
+        self,
+        info: Info,
+        input: Annotated[
+            ProviderCreateInput, strawberry.argument(description="The provider to add.")
+        ],
+    ) -> ProviderPayload:
         provider = await routing_resolvers.create_provider(info.context.actor, input.name)
         return ProviderPayload(provider=Provider.from_model(provider))
 
     @strawberry.mutation(description="Rename a provider. `provider.update`.")
-    async def provider_update(self, info: Info, input: ProviderUpdateInput) -> ProviderPayload:
+    async def provider_update(
+        self,
+        info: Info,
+        input: Annotated[
+            ProviderUpdateInput, strawberry.argument(description="The provider and its new name.")
+        ],
+    ) -> ProviderPayload:
         provider = await routing_resolvers.update_provider(
             info.context.actor, input.id, name=input.name
         )
         return ProviderPayload(provider=Provider.from_model(provider))
 
     @strawberry.mutation(description="Let a provider take mail again. `provider.update`.")
-    async def provider_activate(self, info: Info, input: ProviderIdInput) -> ProviderPayload:
+    async def provider_activate(
+        self,
+        info: Info,
+        input: Annotated[
+            ProviderIdInput, strawberry.argument(description="The provider to activate.")
+        ],
+    ) -> ProviderPayload:
         provider = await routing_resolvers.update_provider(
             info.context.actor, input.id, active=True
         )
         return ProviderPayload(provider=Provider.from_model(provider))
 
     @strawberry.mutation(description="Stop a provider taking mail. `provider.update`.")
-    async def provider_deactivate(self, info: Info, input: ProviderIdInput) -> ProviderPayload:
+    async def provider_deactivate(
+        self,
+        info: Info,
+        input: Annotated[
+            ProviderIdInput, strawberry.argument(description="The provider to deactivate.")
+        ],
+    ) -> ProviderPayload:
         provider = await routing_resolvers.update_provider(
             info.context.actor, input.id, active=False
         )
@@ -186,7 +225,16 @@ class RoutingMutations:
         description="Delete a provider. `provider.delete`; CONFLICT if keys depend on it, "
         "unless confirm."
     )
-    async def provider_delete(self, info: Info, input: ProviderDeleteInput) -> ProviderPayload:
+    async def provider_delete(
+        self,
+        info: Info,
+        input: Annotated[
+            ProviderDeleteInput,
+            strawberry.argument(
+                description="The provider to delete, confirmed if keys route through it."
+            ),
+        ],
+    ) -> ProviderPayload:
         provider = await routing_resolvers.delete_provider(
             info.context.actor, input.id, input.confirm
         )
@@ -194,7 +242,12 @@ class RoutingMutations:
 
     @strawberry.mutation(description="Create a delivery group. `routing.create`.")
     async def delivery_group_create(
-        self, info: Info, input: DeliveryGroupCreateInput
+        self,
+        info: Info,
+        input: Annotated[
+            DeliveryGroupCreateInput,
+            strawberry.argument(description="The group's name and member providers."),
+        ],
     ) -> DeliveryGroupPayload:
         group = await routing_resolvers.create_group(
             info.context.actor, input.name, _strs(input.provider_ids)
@@ -203,7 +256,12 @@ class RoutingMutations:
 
     @strawberry.mutation(description="Rename a group or replace its members. `routing.update`.")
     async def delivery_group_update(
-        self, info: Info, input: DeliveryGroupUpdateInput
+        self,
+        info: Info,
+        input: Annotated[
+            DeliveryGroupUpdateInput,
+            strawberry.argument(description="The group and what to change."),
+        ],
     ) -> DeliveryGroupPayload:
         group = await routing_resolvers.update_group(
             info.context.actor, input.id, input.name, _strs(input.provider_ids)
@@ -215,7 +273,14 @@ class RoutingMutations:
         "unless confirm."
     )
     async def delivery_group_delete(
-        self, info: Info, input: DeliveryGroupDeleteInput
+        self,
+        info: Info,
+        input: Annotated[
+            DeliveryGroupDeleteInput,
+            strawberry.argument(
+                description="The group to delete, confirmed if keys route through it."
+            ),
+        ],
     ) -> DeliveryGroupPayload:
         group = await routing_resolvers.delete_group(info.context.actor, input.id, input.confirm)
         return DeliveryGroupPayload(delivery_group=DeliveryGroup.from_model(group))

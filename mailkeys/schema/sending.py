@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -10,8 +11,17 @@ from mailkeys import models
 from mailkeys.resolvers import sending as sending_resolvers
 from mailkeys.resolvers.credentials import CheckProtocol
 from mailkeys.schema.context import Info
+from mailkeys.schema.enums import describe_enum
 
-strawberry.enum(CheckProtocol, description="How a credential is about to be used.")
+describe_enum(
+    CheckProtocol,
+    "How a credential is about to be used.",
+    {
+        "SMTP": "Sending mail through the SMTP gateway: needs `email.send`.",
+        "IMAP": "Reading mail through the IMAP gateway: needs `email.receive`.",
+        "API": "The mailbox API: any mailbox permission; the caller decides per call.",
+    },
+)
 
 
 @strawberry.type(description="A message accepted and queued for a provider.")
@@ -68,7 +78,21 @@ class SendingQueries:
         description="Check an address + secret for a protocol. Gateway (or operator) token."
     )
     async def credential_check(
-        self, info: Info, address: str, secret: str, protocol: CheckProtocol
+        self,
+        info: Info,
+        address: Annotated[
+            str, strawberry.argument(description="The mailbox address the client logs in as.")
+        ],
+        secret: Annotated[
+            str,
+            strawberry.argument(
+                description="The mailbox password or mailbox key presented by the client."
+            ),
+        ],
+        protocol: Annotated[
+            CheckProtocol,
+            strawberry.argument(description="How the credential is about to be used."),
+        ],
     ) -> CredentialCheckResult:
         result = await info.context.services.checker.check(
             info.context.actor, address, secret, CheckProtocol(protocol)
@@ -83,7 +107,16 @@ class SendingQueries:
 @strawberry.type
 class SendingMutations:
     @strawberry.mutation(description="Send (queue) a message. `email.send` on the sender.")
-    async def email_send(self, info: Info, input: EmailSendInput) -> EmailSendPayload:
+    async def email_send(
+        self,
+        info: Info,
+        input: Annotated[
+            EmailSendInput,
+            strawberry.argument(
+                description="The message: sender, recipients, content and an optional routing hint."
+            ),
+        ],
+    ) -> EmailSendPayload:
         email = sending_resolvers.OutgoingEmail(
             sender=input.from_,
             to=input.to,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -12,10 +13,32 @@ from mailkeys.policy import Actor, CredentialKind, Domain, current, effective_pe
 from mailkeys.resolvers import keys as key_resolvers
 from mailkeys.resolvers import teams as team_resolvers
 from mailkeys.schema.context import Info
+from mailkeys.schema.enums import describe_enum
 from mailkeys.schema.keys import ApiKey
 
-strawberry.enum(LimitedResource, description="A resource a team has a limit of.")
-strawberry.enum(CredentialKind, description="What kind of principal is asking.")
+describe_enum(
+    LimitedResource,
+    "A resource a team has a limit of.",
+    {
+        "CREDENTIALS": "Active keys and mailbox passwords, counted together (default 100).",
+        "MAILBOXES": "Mailboxes (default 50).",
+        "DOMAINS": "Domains (default 25).",
+        "PROVIDERS": "Providers, the team's sending accounts (default 200).",
+        "WEBHOOKS": "Webhooks (default 10).",
+    },
+)
+describe_enum(
+    CredentialKind,
+    "What kind of principal is asking.",
+    {
+        "OPERATOR": "The platform operator's token.",
+        "GATEWAY": "The platform's mail gateways' token.",
+        "INFRASTRUCTURE": "An infrastructure key (`smx_root_`), holding a role preset.",
+        "SENDING": "A sending key (`smx_mbx_`), for all or some of the team's mailboxes.",
+        "MAILBOX": "A mailbox key (`smx_mbx_`), for one mailbox.",
+        "PASSWORD": "A mailbox password, for one mailbox and one app or device.",
+    },
+)
 
 
 @strawberry.type(description="How much of one limited resource a team uses.")
@@ -109,7 +132,11 @@ class TeamQueries:
         return Viewer(kind=actor.kind, team=team, actor=actor)
 
     @strawberry.field(description="A team: your own (needs `team.read`), any for the operator.")
-    async def team(self, info: Info, id: strawberry.ID) -> Team:
+    async def team(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The team id.")],
+    ) -> Team:
         return Team.from_model(await team_resolvers.get_team(info.context.actor, id))
 
     @strawberry.field(description="The role presets of the live policy.")
@@ -125,7 +152,11 @@ class TeamQueries:
 @strawberry.type
 class TeamMutations:
     @strawberry.mutation(description="Create a team and its first Full Access key. Operator only.")
-    async def team_create(self, info: Info, input: TeamCreateInput) -> TeamCreatePayload:
+    async def team_create(
+        self,
+        info: Info,
+        input: Annotated[TeamCreateInput, strawberry.argument(description="The team to create.")],
+    ) -> TeamCreatePayload:
         created = await team_resolvers.create_team(
             info.context.actor, input.name, info.context.services.hasher
         )
@@ -137,7 +168,12 @@ class TeamMutations:
 
     @strawberry.mutation(description="Change one limit of a team. Operator only.")
     async def team_limits_update(
-        self, info: Info, input: TeamLimitsUpdateInput
+        self,
+        info: Info,
+        input: Annotated[
+            TeamLimitsUpdateInput,
+            strawberry.argument(description="The team, the resource and its new limit."),
+        ],
     ) -> TeamLimitsUpdatePayload:
         team = await team_resolvers.update_team_limit(
             info.context.actor, input.team_id, LimitedResource(input.resource), input.limit

@@ -1,0 +1,148 @@
+"""The request log line, request metrics, and the `/metrics` endpoint.
+
+`RequestLogMiddleware` opens a `RequestRecord` for each HTTP request; authentication and the
+GraphQL layer fill it in (credential, team, operation, outcome code), and when the response
+has gone out the middleware counts the request and writes one `mailkeys.requests` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mailkeys import metrics
+from mailkeys.logs import RequestRecord, current_request, request_log
+from mailkeys.models import KeyStatus, KeyType
+from mailkeys.models.inventory import PASSWORD_TYPE, credential_inventory
+from mailkeys.settings import Settings
+
+# The outcome code of a request that no GraphQL execution answered, by HTTP status.
+_CODE_OF_STATUS = {
+    400: "BAD_USER_INPUT",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "BAD_USER_INPUT",
+    413: "BAD_USER_INPUT",
+    429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
+}
+MULTIPLE = "multiple"
+UNMATCHED = "unmatched"
+
+
+def code_of_status(status: int | None) -> str:
+    """The outcome code that an HTTP status stands for."""
+    if status is not None and status in _CODE_OF_STATUS:
+        return _CODE_OF_STATUS[status]
+    if status is None or status >= 500:
+        return "INTERNAL_SERVER_ERROR"
+    return "OK" if status < 400 else "BAD_USER_INPUT"
+
+
+def operation_label(record: RequestRecord, scope: Scope) -> str:
+    """A bounded metric label: the GraphQL root field (`multiple`), else the route's path."""
+    if record.operation is not None:
+        return MULTIPLE if "," in record.operation else record.operation
+    route = scope.get("route")
+    return route.path if isinstance(route, Route) else UNMATCHED
+
+
+class RequestLogMiddleware:
+    """Counts every HTTP request and logs one line for it; place inside RequestIdMiddleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        record = RequestRecord(
+            request_id=scope.get("state", {}).get("request_id"),
+            method=scope["method"],
+            path=scope["path"],
+        )
+        token = current_request.set(record)
+        started = time.perf_counter()
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            finish(record, scope, time.perf_counter() - started)
+            current_request.reset(token)
+
+
+def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:
+    """Count the request and write its log line."""
+    if record.status is None:  # nothing was sent: an exception escaped
+        record.status = 500
+    if record.code is None:
+        record.code = code_of_status(record.status)
+    operation = operation_label(record, scope)
+    metrics.REQUESTS.labels(operation, record.code).inc()
+    metrics.REQUEST_SECONDS.labels(operation).observe(seconds)
+    client = scope.get("client")
+    request_log.info(
+        "request",
+        extra={
+            "request_id": record.request_id,
+            "method": record.method,
+            "path": record.path,
+            "status": record.status,
+            "operation": record.operation or operation,
+            "operation_name": record.operation_name,
+            "code": record.code,
+            "duration_ms": round(seconds * 1000, 3),
+            "credential_id": record.credential_id,
+            "credential_kind": record.credential_kind,
+            "team_id": record.team_id,
+            "auth_failure": record.auth_failure,
+            "client": client[0] if client else None,
+        },
+    )
+
+
+def metrics_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /metrics`: Prometheus text, for the metrics token or the operator token.
+
+    Without either token configured the endpoint does not exist (404).
+    """
+    accepted = [
+        token.encode() for token in (settings.metrics_token, settings.operator_token) if token
+    ]
+    types = [t.value for t in KeyType] + [PASSWORD_TYPE]
+    statuses = [s.value for s in KeyStatus]
+
+    async def serve_metrics(request: Request) -> Response:
+        if not accepted:
+            return PlainTextResponse("Not Found", status_code=404)
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        presented_bytes = presented.strip().encode()
+        if scheme.lower() != "bearer" or not any(
+            hmac.compare_digest(presented_bytes, token) for token in accepted
+        ):
+            return PlainTextResponse(
+                "Unauthorized",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="mailkeys"'},
+            )
+        inventory = await credential_inventory(datetime.now(UTC))
+        live = await asyncio.to_thread(metrics.render_live)
+        body = live + metrics.render_inventory(inventory.teams, inventory.counts, types, statuses)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
+    return serve_metrics
