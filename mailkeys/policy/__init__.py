@@ -2,10 +2,13 @@
 
 from mailkeys.policy.actor import GATEWAY, OPERATOR, Actor, Resource
 from mailkeys.policy.decide import (
+    Evaluation,
+    Outcome,
     authorize,
     can_issue,
     current,
     effective_permissions,
+    evaluate,
     install,
     is_allowed,
     preset_permissions,
@@ -20,6 +23,8 @@ __all__ = [
     "Actor",
     "CredentialKind",
     "Domain",
+    "Evaluation",
+    "Outcome",
     "PolicySnapshot",
     "Resource",
     "authorize",
@@ -27,6 +32,7 @@ __all__ = [
     "can_issue",
     "current",
     "effective_permissions",
+    "evaluate",
     "install",
     "is_allowed",
     "preset_permissions",
