@@ -70,6 +70,10 @@ class Settings:
     graphiql: bool = True
     policy_model_path: Path | None = None
     policy_path: Path | None = None
+    # Policy authoring: the table a change must not break without force, and how often each
+    # worker looks for a new policy version.
+    policy_table_path: Path | None = None
+    policy_poll_ms: int = 250
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +81,7 @@ class Settings:
         env = os.environ if env is None else env
         model = env.get("MAILKEYS_POLICY_MODEL")
         policy = env.get("MAILKEYS_POLICY_FILE")
+        table = env.get("MAILKEYS_POLICY_TABLE")
         return cls(
             database_url=_first(env, "MAILKEYS_DATABASE_URL", "DATABASE_URL")
             or DEFAULT_DATABASE_URL,
@@ -105,4 +110,6 @@ class Settings:
             graphiql=_bool(env, "MAILKEYS_GRAPHIQL", True),
             policy_model_path=Path(model) if model else None,
             policy_path=Path(policy) if policy else None,
+            policy_table_path=Path(table) if table else None,
+            policy_poll_ms=_int(env, "MAILKEYS_POLICY_POLL_MS", 250),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mailkeys.policy import Domain
@@ -128,3 +130,12 @@ def test_rules_lists_the_lines_without_comments() -> None:
 
     assert "p, root:readonly, *.read, team" in snapshot.rules
     assert not any(rule.startswith("#") for rule in snapshot.rules)
+
+
+async def test_builds_in_several_threads_at_once_all_succeed() -> None:
+    # CPython 3.11's AST converter is not thread-safe and Casbin parses its matcher per call
+    builds = [asyncio.to_thread(build_snapshot, MODEL, SHIPPED, n) for n in range(1, 5)]
+
+    snapshots = await asyncio.gather(*builds)
+
+    assert [snapshot.version for snapshot in snapshots] == [1, 2, 3, 4]

@@ -36,6 +36,19 @@ def install(snapshot: PolicySnapshot) -> None:
     _Current.snapshot = snapshot
 
 
+def install_newer(snapshot: PolicySnapshot) -> bool:
+    """Install `snapshot` unless a snapshot of the same or a later version is installed.
+
+    Versions only grow (a rollback is a new version), so a reload that read the database
+    before a concurrent apply cannot put the older policy back.
+    """
+    installed = _Current.snapshot
+    if installed is not None and installed.version >= snapshot.version:
+        return False
+    _Current.snapshot = snapshot
+    return True
+
+
 def current() -> PolicySnapshot:
     """The policy in use; an unloaded policy is a configuration fault, never a silent deny."""
     snapshot = _Current.snapshot

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -311,7 +312,21 @@ def decisions_of(snapshot: PolicySnapshot) -> list[list[Any]]:
     ]
 
 
+# Casbin's matcher goes through `ast.parse` on every call, and CPython 3.11's AST converter
+# is not safe in two threads at once ("AST constructor recursion depth mismatch"): builds
+# running concurrently in `asyncio.to_thread` failed at random. One build at a time per
+# process costs nothing, since the work holds the GIL anyway.
+_CASBIN_LOCK = threading.Lock()
+
+
 def _ask_casbin(model: Any, lines: list[PolicyLine]) -> dict[tuple[str, str, str], Decision]:
+    with _CASBIN_LOCK:
+        return _ask_casbin_unlocked(model, lines)
+
+
+def _ask_casbin_unlocked(
+    model: Any, lines: list[PolicyLine]
+) -> dict[tuple[str, str, str], Decision]:
     enforcer = casbin.Enforcer(model, _LinesAdapter(lines))
     enforcer.add_function("permMatch", permission_matches)
     roles = {line.values[0] for line in lines if line.ptype in {"p", "g"}}
