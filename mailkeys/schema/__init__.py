@@ -21,6 +21,7 @@ from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
+from mailkeys.schema.policy import PolicyMutations, PolicyQueries
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
 from mailkeys.schema.sending import SendingMutations, SendingQueries
@@ -37,6 +38,7 @@ class Query(
     SendingQueries,
     ResourceQueries,
     AuditQueries,
+    PolicyQueries,
 ):
     pass
 
@@ -49,6 +51,7 @@ class Mutation(
     RoutingMutations,
     SendingMutations,
     ResourceMutations,
+    PolicyMutations,
 ):
     pass
 
