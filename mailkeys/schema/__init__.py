@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
+from mailkeys.schema.explain import ExplainQueries
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.policy import PolicyMutations, PolicyQueries
@@ -39,6 +40,7 @@ class Query(
     ResourceQueries,
     AuditQueries,
     PolicyQueries,
+    ExplainQueries,
 ):
     pass
 
