@@ -12,6 +12,7 @@ import uvicorn
 from tortoise import Tortoise
 
 from mailkeys.app import is_sqlite, load_policy, orm_config
+from mailkeys.cli_policy import add_policy_commands
 from mailkeys.models import Team
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_parser.add_argument("name", help="the team's name")
     create_parser.set_defaults(handler=team_create)
+    add_policy_commands(commands)
     return parser
 
 

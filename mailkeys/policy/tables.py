@@ -90,8 +90,8 @@ class CaseResult:
         """True if the decision is the expected one."""
         return self.allowed is self.case.expect_allowed
 
-    def describe(self) -> str:
-        """One readable line for a mismatch."""
+    def verdict(self) -> str:
+        """`expected deny, got allow (matched p, root:readonly, *, team)`."""
         expected = "allow" if self.case.expect_allowed else "deny"
         actual = "allow" if self.allowed else "deny"
         if self.matched_rule is None:
@@ -100,10 +100,11 @@ class CaseResult:
             why = f"matched {self.matched_rule}"
         else:  # the policy allows the role, a fact about the credential does not
             why = f"{self.outcome}, although {self.matched_rule} matched"
-        case = self.case
-        return (
-            f"line {case.line_number}: {case.describe()}: expected {expected}, got {actual} ({why})"
-        )
+        return f"expected {expected}, got {actual} ({why})"
+
+    def describe(self) -> str:
+        """One readable line for a mismatch."""
+        return f"line {self.case.line_number}: {self.case.describe()}: {self.verdict()}"
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def parse_table(text: str, name: str) -> DecisionTable:
 def _decide(case: TableCase, snapshot: PolicySnapshot) -> CaseResult:
     if case.operation.startswith(ISSUE_PREFIX):
         allowed = can_issue(case.actor, [case.operation.removeprefix(ISSUE_PREFIX)], snapshot)
-        return CaseResult(case, allowed, "allowed" if allowed else "may_not_issue", None)
+        return CaseResult(case, allowed, "may_issue" if allowed else "may_not_issue", None)
     resource = case.resource
     if resource.team_id == OWN_TEAM and case.actor.team_id is None:
         resource = Resource(team_id=None, mailbox_id=resource.mailbox_id)
