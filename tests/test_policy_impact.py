@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
 
 from mailkeys.models import ApiKey, KeyType, Mailbox, MailboxPassword, Team
-from mailkeys.policy import PolicySnapshot
-from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.policy import PolicySnapshot, effective_permissions
+from mailkeys.policy.engine import (
+    build_snapshot,
+    parse_policy,
+    shipped_model_text,
+    shipped_policy_text,
+)
 from mailkeys.policy.impact import (
     AffectedCredential,
     AffectedTeam,
@@ -18,6 +24,8 @@ from mailkeys.policy.impact import (
     affected_teams,
     compute_impact,
 )
+from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
+from mailkeys.resolvers.authentication import actor_for_key
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()
@@ -215,3 +223,61 @@ async def test_affected_teams_are_paged_with_counts(db: None, before: PolicySnap
     assert first.has_next_page
     assert not rest.has_next_page
     assert first.total_count == 3
+
+
+def _single_line_removals() -> list[str]:
+    """Every shipped grant whose removal leaves a valid policy (no preset granting nothing)."""
+    grants = [line for line in parse_policy(SHIPPED) if line.ptype == "p"]
+    presets = {line.values[0] for line in parse_policy(SHIPPED) if line.ptype == "p2"}
+    per_role = Counter(line.values[0] for line in grants)
+    return [
+        str(line)
+        for line in grants
+        if not (line.values[0] in presets and per_role[line.values[0]] == 1)
+    ]
+
+
+@pytest.mark.parametrize("removed", _single_line_removals())
+async def test_grouped_impact_equals_deciding_every_credential(
+    db: None, before: PolicySnapshot, removed: str
+) -> None:
+    # given credentials of every kind, some not live
+    await team("team_a")
+    await team("team_b")
+    everything = sorted(MAILBOX_PERMISSIONS)
+    for preset in (*before.presets, None):
+        await key("team_a", preset=preset)
+    await key("team_b", preset="root:full")
+    await key("team_b", preset="root:readonly", revoked=True)
+    for permissions in (["email.send"], ["email.send", "mailbox.read"], everything):
+        await key("team_a", KeyType.SENDING, permissions=permissions)
+        await key("team_b", KeyType.MAILBOX, permissions=permissions)
+        await password("team_b", permissions)
+    after = changed(remove=(removed,))
+
+    # when the impact is computed by groups
+    impact = await compute_impact(before, after, NOW)
+    grouped = {
+        c.id: (c.gained, c.lost) for c in (await affected_credentials(impact, 100, None)).items
+    }
+
+    # then it is what deciding each live credential one by one gives
+    expected = {}
+    for row in await ApiKey.all():
+        if row.status_at(NOW, None).value != "active":
+            continue
+        holder = actor_for_key(row)
+        config = Configuration(
+            KeyType(row.type).value, row.preset, () if row.preset else tuple(row.permissions)
+        )
+        assert config.capabilities(before) >= set(effective_permissions(holder, before))
+        old, new = config.capabilities(before), config.capabilities(after)
+        if old != new:
+            expected[row.id] = (tuple(sorted(new - old)), tuple(sorted(old - new)))
+    for pw in await MailboxPassword.all():
+        config = Configuration("password", None, tuple(pw.permissions))
+        old, new = config.capabilities(before), config.capabilities(after)
+        if old != new:
+            expected[pw.id] = (tuple(sorted(new - old)), tuple(sorted(old - new)))
+    assert grouped == expected
+    assert impact.credentials_affected == len(expected)
