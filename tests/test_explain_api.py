@@ -431,3 +431,31 @@ async def test_who_can_uses_the_live_policy(gql: Gql, setup: Mailboxes) -> None:
     ids = {edge["node"]["id"] for edge in answer["credentials"]["edges"]}
     assert ids == {setup.team.key_id, setup.reader.id}
     assert answer["policyVersion"] == 2
+
+
+async def test_passwords_are_shown_only_to_who_may_list_them(
+    gql: Gql, setup: Mailboxes, make_key: MakeKey
+) -> None:
+    # a preset that may read keys but not mailboxes
+    text = (
+        shipped_policy_text()
+        + "p2, root:key_reader, Key Reader\np, root:key_reader, key.read, team\n"
+    )
+    policy.install(build_snapshot(shipped_model_text(), text, version=2))
+    key_reader = await make_key(setup.team.token, preset="root:key_reader")
+
+    explained = await explain(
+        gql, key_reader.token, credentialId=setup.password_id, permission="email.send"
+    )
+    listed = (
+        await who_can(
+            gql,
+            key_reader.token,
+            teamId=setup.team.id,
+            permission="email.send",
+            resourceId=setup.first,
+        )
+    ).ok()["whoCan"]["credentials"]
+
+    assert explained.codes == ["NOT_FOUND"]
+    assert [edge["node"]["id"] for edge in listed["edges"]] == [setup.sender_all.id]

@@ -6,7 +6,8 @@ policy that a request also passes: the credential is not revoked or expired, its
 is not suspended, the target mailbox is within its binding, a sending mailbox is active,
 and a send has a provider in scope. Allowed means the policy allows and every gate passes.
 
-Team admins (`key.read`) ask about their own team's credentials; the operator about any.
+Team admins (`key.read`) ask about their own team's credentials, and about its mailbox
+passwords only if they may list them (`mailbox.admin.read`); the operator about any.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mailkeys.models import (
     Team,
 )
 from mailkeys.models.keys import live_key_filter
-from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current
+from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current, is_allowed
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
 from mailkeys.resolvers.authentication import actor_for_key
@@ -143,6 +144,11 @@ def _visible(actor: Actor, team_id: str | None) -> None:
         raise NotFoundError("Resource")
 
 
+def _sees_passwords(actor: Actor) -> bool:
+    """Mailbox passwords are listed to `mailbox.admin.read` (and the operator), not `key.read`."""
+    return actor.team_id is None or is_allowed(actor, "mailbox.admin.read")
+
+
 def _check_permission(permission: str) -> str:
     if permission not in PERMISSION_DOMAIN:
         raise InvalidInputError("permission", f"'{permission}' is not a permission.")
@@ -249,6 +255,8 @@ async def explain_access(
     permission = _check_permission(permission)
     credential = await _credential(credential_id)
     _visible(actor, credential.team_id)
+    if credential.credential_type == "password" and not _sees_passwords(actor):
+        raise NotFoundError("Credential")
     resource, target = await _resource(credential.team_id, resource_id)
     _visible(actor, resource.team_id)
     explanation = explain_decision(credential.holder, permission, resource)
@@ -263,11 +271,13 @@ async def explain_access(
     )
 
 
-async def _team_credentials(team_id: str, now: datetime) -> list[Credential]:
+async def _team_credentials(team_id: str, now: datetime, passwords_too: bool) -> list[Credential]:
     keys = await ApiKey.filter(live_key_filter(now), team_id=team_id).select_related("mailbox")
-    passwords = await MailboxPassword.filter(
-        team_id=team_id, revoked_at__isnull=True
-    ).select_related("mailbox")
+    passwords = []
+    if passwords_too:
+        passwords = await MailboxPassword.filter(
+            team_id=team_id, revoked_at__isnull=True
+        ).select_related("mailbox")
     return [
         *(Credential.of_key(key) for key in keys),
         *(Credential.of_password(row, row.mailbox) for row in passwords),
@@ -294,7 +304,9 @@ async def who_can(
     snapshot = current()
     now = datetime.now(UTC)
     allowed: list[tuple[Credential, PolicyExplanation]] = []
-    for credential in sorted(await _team_credentials(team_id, now), key=lambda c: c.id):
+    for credential in sorted(
+        await _team_credentials(team_id, now, _sees_passwords(actor)), key=lambda c: c.id
+    ):
         explanation = explain_decision(credential.holder, permission, resource, snapshot)
         if not explanation.allowed:
             continue
