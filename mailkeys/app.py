@@ -27,9 +27,10 @@ from mailkeys.models.database import (
     is_unavailable,
     orm_config,
     pending_migrations,
+    ready_database,
 )
 from mailkeys.observability import RequestLogMiddleware, metrics_endpoint
-from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
+from mailkeys.policy import store as policy_store
 from mailkeys.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from mailkeys.resolvers.authentication import Authenticator
 from mailkeys.resolvers.credentials import CheckProtocol, CredentialChecker
@@ -43,12 +44,28 @@ log = logging.getLogger("mailkeys")
 
 
 async def load_policy(settings: Settings) -> policy.PolicySnapshot:
-    """Build the policy snapshot in a thread (it is CPU work) and install it whole."""
-    model_text = read_text(settings.policy_model_path, shipped_model_text())
-    policy_text = read_text(settings.policy_path, shipped_policy_text())
-    snapshot = await asyncio.to_thread(policy.build_snapshot, model_text, policy_text, 1)
+    """Seed version 1 from the policy file on first start, then install the live version."""
+    model_text = policy_store.model_text_for(settings)
+    await policy_store.seed(model_text, policy_store.seed_text_for(settings))
+    snapshot = await policy_store.load_live(model_text)
     policy.install(snapshot)
     return snapshot
+
+
+@contextlib.asynccontextmanager
+async def command_database(settings: Settings) -> AsyncIterator[None]:
+    """The configured database and the live policy, for the length of one CLI command.
+
+    As for `mailkeys serve`: the embedded SQLite file is migrated, a scale-out database that
+    is behind is refused (DatabaseBehindError).
+    """
+    await Tortoise.init(config=orm_config(settings))
+    try:
+        await ready_database(settings)
+        await load_policy(settings)
+        yield
+    finally:
+        await Tortoise.close_connections()
 
 
 def build_services(settings: Settings) -> Services:
@@ -143,11 +160,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if pending:
                 raise DatabaseBehindError(pending)
             await load_policy(settings)
+            reloader = policy_store.PolicyReloader(
+                policy_store.model_text_for(settings),
+                policy_store.PollingWatcher(settings.policy_poll_ms / 1000),
+            )
+            reloader.start()
             flush_every = max(1.0, settings.last_used_precision_seconds / 4)
             flusher = asyncio.create_task(_flush_periodically(services, flush_every))
             try:
                 yield
             finally:
+                await reloader.stop()
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher

@@ -13,16 +13,16 @@ import uvicorn
 from tortoise import Tortoise
 
 from mailkeys import cli_operator
-from mailkeys.app import load_policy
+from mailkeys.app import command_database
+from mailkeys.cli_policy import add_policy_commands
 from mailkeys.logs import configure_logging, logging_config
 from mailkeys.metrics import worker_metrics
 from mailkeys.models import Team
 from mailkeys.models.database import (
     DatabaseBehindError,
     apply_migrations,
-    is_sqlite,
     orm_config,
-    pending_migrations,
+    ready_database,
 )
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers.hashing import BoundedHasher
@@ -31,21 +31,11 @@ from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 
 
-async def _ready_database(settings: Settings) -> None:
-    """Migrate the embedded default; refuse a scale-out database that is behind."""
-    if is_sqlite(settings):
-        await apply_migrations()
-        return
-    pending = await pending_migrations()
-    if pending:
-        raise DatabaseBehindError(pending)
-
-
 async def _prepare_database(settings: Settings) -> int:
     """Check the schema once, before workers start; returns the number of teams."""
     await Tortoise.init(config=orm_config(settings))
     try:
-        await _ready_database(settings)
+        await ready_database(settings)
         return await Team.all().count()
     finally:
         await Tortoise.close_connections()
@@ -122,18 +112,13 @@ def _safe_url(url: str) -> str:
 
 async def _create_team(name: str) -> tuple[str, str, str]:
     settings = Settings.from_env()
-    await Tortoise.init(config=orm_config(settings))
-    try:
-        await _ready_database(settings)
-        await load_policy(settings)
+    async with command_database(settings):
         argon2 = settings.argon2
         hasher = BoundedHasher(
             SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism), 1
         )
         created = await create_team(OPERATOR, name, hasher)
         return created.team.id, created.key.key.id, created.key.secret
-    finally:
-        await Tortoise.close_connections()
 
 
 def team_create(args: argparse.Namespace) -> int:
@@ -192,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_parser.add_argument("name", help="the team's name")
     create_parser.set_defaults(handler=team_create)
     cli_operator.register(commands, team_commands)
+    add_policy_commands(commands)
     return parser
 
 

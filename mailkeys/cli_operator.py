@@ -12,23 +12,16 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from tortoise import Tortoise
-
-from mailkeys.app import load_policy
+from mailkeys.app import command_database
 from mailkeys.errors import InvalidInputError, MailkeysError, NotFoundError
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, LimitedResource
 from mailkeys.models.database import (
     DatabaseBehindError,
-    apply_migrations,
-    is_sqlite,
-    orm_config,
-    pending_migrations,
 )
 from mailkeys.policy import OPERATOR, preset_permissions
 from mailkeys.resolvers import operator as operator_resolvers
@@ -66,30 +59,11 @@ class Progress:
             self._stream.flush()
 
 
-@asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[None]:
-    """The configured database and the live policy, for the length of one command.
-
-    As for `mailkeys serve`: the embedded SQLite file is migrated, a scale-out database that
-    is behind is refused.
-    """
-    await Tortoise.init(config=orm_config(settings))
-    try:
-        if is_sqlite(settings):
-            await apply_migrations()
-        elif pending := await pending_migrations():
-            raise DatabaseBehindError(pending)
-        await load_policy(settings)
-        yield
-    finally:
-        await Tortoise.close_connections()
-
-
 def run(work: Callable[[], Awaitable[T]]) -> T:
     """Run one command's database work to completion."""
 
     async def main() -> T:
-        async with database(Settings.from_env()):
+        async with command_database(Settings.from_env()):
             return await work()
 
     return asyncio.run(main())

@@ -55,8 +55,51 @@ class InvalidInputError(MailkeysError):
         self.field = field
 
 
+class PolicyRulesError(InvalidInputError):
+    """Raised when proposed policy rules do not fit the model or vocabulary, naming each line."""
+
+    def __init__(self, field: str, problems: list[tuple[int, str]]) -> None:
+        first_line, first_reason = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(field, f"line {first_line}: {first_reason}{more}")
+        self.problems = problems
+
+
+class DecisionTableError(InvalidInputError):
+    """Raised when a decision table cannot be read; names the table and the line."""
+
+    def __init__(self, table: str, line_number: int, reason: str) -> None:
+        super().__init__("decisionTable", f"{table}:{line_number}: {reason}")
+        self.table = table
+        self.line_number = line_number
+        self.reason = reason
+
+
 class ConflictError(MailkeysError):
     """Raised when the resource's current state forbids the operation."""
+
+
+class PolicyVersionConflictError(ConflictError):
+    """Raised when the live policy version is not the one a policy change was made against."""
+
+    def __init__(self, expected: int, live: int | None) -> None:
+        super().__init__(
+            f"The live policy is version {live}, not {expected}: plan the change again "
+            "against the live version."
+        )
+        self.expected = expected
+        self.live = live
+
+
+class DecisionTableBrokenError(ConflictError):
+    """Raised when a policy change breaks the shipped decision table and was not forced."""
+
+    def __init__(self, mismatches: list[str]) -> None:
+        super().__init__(
+            f"The change breaks {len(mismatches)} expected decision(s) of the shipped table "
+            f"(first: {mismatches[0]}). Pass force: true to apply it anyway."
+        )
+        self.mismatches = mismatches
 
 
 class DependentsConflictError(ConflictError):

@@ -83,6 +83,10 @@ class Settings:
     log_format: LogFormat = "auto"
     policy_model_path: Path | None = None
     policy_path: Path | None = None
+    # Policy authoring: the table a change must not break without force, and how often each
+    # worker looks for a new policy version.
+    policy_table_path: Path | None = None
+    policy_poll_ms: int = 250
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +94,7 @@ class Settings:
         env = os.environ if env is None else env
         model = env.get("MAILKEYS_POLICY_MODEL")
         policy = env.get("MAILKEYS_POLICY_FILE")
+        table = env.get("MAILKEYS_POLICY_TABLE")
         return cls(
             database_url=_first(env, "MAILKEYS_DATABASE_URL", "DATABASE_URL")
             or DEFAULT_DATABASE_URL,
@@ -122,4 +127,6 @@ class Settings:
             log_format=_log_format(env),
             policy_model_path=Path(model) if model else None,
             policy_path=Path(policy) if policy else None,
+            policy_table_path=Path(table) if table else None,
+            policy_poll_ms=_int(env, "MAILKEYS_POLICY_POLL_MS", 250),
         )

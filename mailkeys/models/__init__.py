@@ -4,6 +4,7 @@ from mailkeys.models.audit import AuditEvent
 from mailkeys.models.database import MODEL_MODULES
 from mailkeys.models.keys import ApiKey, KeyStatus, KeyType, SendScopeMode
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword, MailboxStatus
+from mailkeys.models.policy import PolicyChangeSource, PolicyPlan, PolicyVersion
 from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
 from mailkeys.models.teams import DEFAULT_LIMITS, LimitedResource, Team, TeamLimit
@@ -23,6 +24,9 @@ __all__ = [
     "MailboxPassword",
     "MailboxStatus",
     "Message",
+    "PolicyChangeSource",
+    "PolicyPlan",
+    "PolicyVersion",
     "Provider",
     "SendScopeMode",
     "Team",

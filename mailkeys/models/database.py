@@ -66,6 +66,16 @@ async def apply_migrations() -> list[str]:
     return pending
 
 
+async def ready_database(settings: Settings) -> None:
+    """Migrate the embedded default; refuse a scale-out database that is behind."""
+    if is_sqlite(settings):
+        await apply_migrations()
+        return
+    pending = await pending_migrations()
+    if pending:
+        raise DatabaseBehindError(pending)
+
+
 class DatabaseBehindError(RuntimeError):
     """Raised when the database lacks migrations the code needs."""
 

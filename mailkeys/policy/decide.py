@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 
 from mailkeys import metrics
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
+from mailkeys.middleware import request_id_var
 from mailkeys.policy.actor import Actor, Resource
-from mailkeys.policy.engine import PolicySnapshot
+from mailkeys.policy.engine import Decision, PolicySnapshot
 from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
     KIND_ROLES,
@@ -21,6 +24,7 @@ from mailkeys.policy.vocabulary import (
 )
 
 decision_log = logging.getLogger("mailkeys.decisions")
+_NO_DECISION = Decision(allowed=False, matched_rule=None)
 
 
 class _Current:
@@ -32,6 +36,19 @@ class _Current:
 def install(snapshot: PolicySnapshot) -> None:
     """Make `snapshot` the policy every following decision uses."""
     _Current.snapshot = snapshot
+
+
+def install_newer(snapshot: PolicySnapshot) -> bool:
+    """Install `snapshot` unless a snapshot of the same or a later version is installed.
+
+    Versions only grow (a rollback is a new version), so a reload that read the database
+    before a concurrent apply cannot put the older policy back.
+    """
+    installed = _Current.snapshot
+    if installed is not None and installed.version >= snapshot.version:
+        return False
+    _Current.snapshot = snapshot
+    return True
 
 
 def current() -> PolicySnapshot:
@@ -56,6 +73,34 @@ def role_of(actor: Actor) -> str | None:
     return KIND_ROLES[actor.kind]
 
 
+class Outcome(StrEnum):
+    """How a decision ended; everything but ALLOWED is a refusal."""
+
+    ALLOWED = "allowed"
+    NOT_FOUND = "not_found"  # the resource belongs to another team (or none)
+    NO_ROLE = "no_role"  # an infrastructure key without a usable preset
+    POLICY_DENIES = "policy_denies"  # no rule of the policy matched
+    NOT_LISTED = "not_listed"  # a mailbox-class credential does not list the permission
+    NOT_BOUND = "not_bound"  # the mailbox is outside the credential's binding
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One decision with the facts that made it: the role asked, Casbin's answer, the outcome."""
+
+    outcome: Outcome
+    permission: str
+    domain: Domain
+    role: str | None
+    decision: Decision
+    policy_version: int
+
+    @property
+    def allowed(self) -> bool:
+        """True if the operation may proceed."""
+        return self.outcome is Outcome.ALLOWED
+
+
 def _holds(actor: Actor, permission: str, domain: Domain, snapshot: PolicySnapshot) -> bool:
     role = role_of(actor)
     if role is None or not snapshot.decide(role, permission, domain).allowed:
@@ -64,6 +109,44 @@ def _holds(actor: Actor, permission: str, domain: Domain, snapshot: PolicySnapsh
         # a mailbox-class credential uses only the permissions listed on it
         return permission in actor.permissions
     return True
+
+
+def evaluate(
+    actor: Actor,
+    permission: str,
+    resource: Resource | None = None,
+    snapshot: PolicySnapshot | None = None,
+) -> Evaluation:
+    """The decision `authorize` makes, without raising or logging (tables and explanations).
+
+    Args:
+        actor: the authenticated principal, with its facts from storage.
+        permission: a permission of the vocabulary; anything else is a programming error.
+        resource: the target; its team must be the actor's (operators excepted).
+        snapshot: the policy to decide with; the installed one by default.
+    """
+    domain = PERMISSION_DOMAIN[permission]
+    resource = resource or Resource(team_id=actor.team_id)
+    snapshot = snapshot or current()
+    role = role_of(actor)
+    decision = snapshot.decide(role, permission, domain) if role is not None else _NO_DECISION
+    if actor.team_id is not None and resource.team_id != actor.team_id:
+        outcome = Outcome.NOT_FOUND
+    elif role is None:
+        outcome = Outcome.NO_ROLE
+    elif not decision.allowed:
+        outcome = Outcome.POLICY_DENIES
+    elif actor.kind in KIND_ROLES and permission not in actor.permissions:
+        outcome = Outcome.NOT_LISTED
+    elif (
+        domain is Domain.MAILBOX
+        and actor.mailbox_ids is not None
+        and resource.mailbox_id not in actor.mailbox_ids
+    ):
+        outcome = Outcome.NOT_BOUND
+    else:
+        outcome = Outcome.ALLOWED
+    return Evaluation(outcome, permission, domain, role, decision, snapshot.version)
 
 
 def is_allowed(actor: Actor, permission: str, resource: Resource | None = None) -> bool:
@@ -84,36 +167,43 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
         resource: the target; its team must be the actor's (operators excepted).
     """
     started = time.perf_counter()
-    domain = PERMISSION_DOMAIN[permission]
     resource = resource or Resource(team_id=actor.team_id)
     if actor.team_id is not None and resource.team_id != actor.team_id:
         raise NotFoundError("Resource")
-    snapshot = current()
-    allowed = _holds(actor, permission, domain, snapshot)
-    if allowed and domain is Domain.MAILBOX and actor.mailbox_ids is not None:
-        allowed = resource.mailbox_id in actor.mailbox_ids
+    evaluation = evaluate(actor, permission, resource)
     elapsed = time.perf_counter() - started
-    (metrics.DECISION_ALLOWED if allowed else metrics.DECISION_DENIED).observe(elapsed)
-    if not allowed:
-        decision_log.info(
-            "denied",
-            extra={
-                "credential_id": actor.credential_id,
-                "credential_kind": actor.kind.value,
-                "permission": permission,
-                "policy_version": snapshot.version,
-            },
-        )
-        raise PermissionDeniedError(permission)
+    (metrics.DECISION_ALLOWED if evaluation.allowed else metrics.DECISION_DENIED).observe(elapsed)
+    if evaluation.allowed:
+        return
+    request_id = request_id_var.get()
+    decision_log.info(
+        "denied %s to %s (%s, policy version %d, request %s)",
+        permission,
+        actor.label,
+        evaluation.outcome.value,
+        evaluation.policy_version,
+        request_id,
+        extra={
+            "request_id": request_id,
+            "credential_id": actor.credential_id,
+            "credential_kind": actor.kind.value,
+            "permission": permission,
+            "outcome": evaluation.outcome.value,
+            "policy_version": evaluation.policy_version,
+        },
+    )
+    raise PermissionDeniedError(permission)
 
 
-def can_issue(actor: Actor, permissions: Iterable[str]) -> bool:
+def can_issue(
+    actor: Actor, permissions: Iterable[str], snapshot: PolicySnapshot | None = None
+) -> bool:
     """True if `actor` may put every one of `permissions` into a credential it issues.
 
     A principal may issue what it holds itself, and what the policy lets its role delegate
     (the `delegate` domain); nothing else, so key creation cannot escalate privileges.
     """
-    snapshot = current()
+    snapshot = snapshot or current()
     role = role_of(actor)
     for permission in permissions:
         domain = PERMISSION_DOMAIN[permission]
@@ -128,9 +218,9 @@ def can_issue(actor: Actor, permissions: Iterable[str]) -> bool:
     return True
 
 
-def effective_permissions(actor: Actor) -> list[str]:
+def effective_permissions(actor: Actor, snapshot: PolicySnapshot | None = None) -> list[str]:
     """Every permission the principal may exercise now, sorted."""
-    snapshot = current()
+    snapshot = snapshot or current()
     return sorted(
         permission
         for permission, domain in PERMISSION_DOMAIN.items()

@@ -9,7 +9,11 @@ microsecond. Casbin stays the only judge; the table is its answers, rebuilt whol
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,8 +25,13 @@ from casbin.persist.adapter import Adapter, load_policy_line
 
 from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.vocabulary import (
+    GATEWAY_ROLE,
+    KIND_PREFIX,
+    KIND_ROLES,
+    OPERATOR_ROLE,
     PERMISSION_DOMAIN,
     PRESET_PREFIX,
+    ROLE_PREFIX,
     Domain,
     is_valid_pattern,
     permission_matches,
@@ -76,6 +85,11 @@ class PolicyLineError(PolicyConfigurationError):
         self.reason = reason
 
 
+def canonical_line(raw: str) -> str:
+    """A rule as Casbin's CSV writes it: values trimmed, joined by ', '."""
+    return ", ".join(part.strip() for part in raw.strip().split(","))
+
+
 def parse_policy(text: str) -> list[PolicyLine]:
     """Split Casbin CSV text into rules; whole-line `#` comments and blank lines are skipped."""
     lines = []
@@ -108,37 +122,54 @@ def _load_model(model_text: str) -> Any:
     return model
 
 
-def _validate(lines: list[PolicyLine], model: Any) -> None:
+def _sections(model: Any) -> dict[str, int]:
+    """How many values each rule type of the model takes."""
     sections: dict[str, int] = {}
     for sec in ("p", "g"):
         for key, assertion in model.model.get(sec, {}).items():
             sections[key] = len(assertion.tokens) if sec == "p" else assertion.value.count("_")
-    for line in lines:
-        if line.ptype not in sections:
-            raise PolicyLineError(line.line_number, f"unknown rule type '{line.ptype}'")
-        if len(line.values) != sections[line.ptype]:
-            raise PolicyLineError(
-                line.line_number,
-                f"'{line.ptype}' takes {sections[line.ptype]} values, got {len(line.values)}",
-            )
-        if any(not value or "#" in value for value in line.values):
-            raise PolicyLineError(
-                line.line_number, "empty value or trailing comment (only whole-line # comments)"
-            )
-        if line.ptype == "p2" and not line.values[0].startswith(PRESET_PREFIX):
-            raise PolicyLineError(
-                line.line_number, f"a preset id must start with '{PRESET_PREFIX}'"
-            )
-        if line.ptype == "p":
-            _validate_grant(line)
+    return sections
 
 
-def _validate_grant(line: PolicyLine) -> None:
+def _shape_problem(line: PolicyLine, sections: dict[str, int]) -> str | None:
+    if line.ptype not in sections:
+        return f"unknown rule type '{line.ptype}'"
+    if len(line.values) != sections[line.ptype]:
+        return f"'{line.ptype}' takes {sections[line.ptype]} values, got {len(line.values)}"
+    if any(not value or "#" in value for value in line.values):
+        return "empty value or trailing comment (only whole-line # comments)"
+    return None
+
+
+_BUILT_IN_ROLES = frozenset({OPERATOR_ROLE, GATEWAY_ROLE, *KIND_ROLES.values()})
+
+
+def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | None:
+    """Why `name` may not stand in a rule, or None.
+
+    Roles are declared presets (`root:`, by a p2 line), the built-in roles (`kind:...`,
+    `role:operator`, `role:gateway`), or group roles (`role:...`) that some rule inherits.
+    Anything else is a typo that would silently grant nothing.
+    """
+    if name.startswith(PRESET_PREFIX):
+        return None if name in presets else f"unknown preset '{name}' (declare it with a p2 line)"
+    if name in _BUILT_IN_ROLES:
+        return None
+    if name.startswith(KIND_PREFIX):
+        return f"unknown credential kind '{name}'"
+    if name.startswith(ROLE_PREFIX):
+        if name in inherited:
+            return None
+        return f"role '{name}' is not built in and no g line makes a role inherit it"
+    return f"unknown role '{name}' (roles are root:<preset>, kind:<kind> or role:<name>)"
+
+
+def _grant_problem(line: PolicyLine) -> str | None:
     _, pattern, domain = line.values
     if domain not in Domain.__members__.values():
-        raise PolicyLineError(line.line_number, f"unknown domain '{domain}'")
+        return f"unknown domain '{domain}'"
     if not is_valid_pattern(pattern):
-        raise PolicyLineError(line.line_number, f"'{pattern}' is not a permission pattern")
+        return f"'{pattern}' is not a permission pattern"
     covered = [
         permission
         for permission, permission_domain in PERMISSION_DOMAIN.items()
@@ -147,7 +178,51 @@ def _validate_grant(line: PolicyLine) -> None:
         and (domain == Domain.DELEGATE or permission_domain == domain)
     ]
     if not covered:
-        raise PolicyLineError(line.line_number, f"'{pattern}' names no known {domain} permission")
+        return f"'{pattern}' names no known {domain} permission"
+    return None
+
+
+def line_problems(lines: Iterable[PolicyLine], model_text: str) -> list[PolicyLineError]:
+    """Every problem of every line, in line order; empty when the rules fit the model."""
+    lines = list(lines)
+    sections = _sections(_load_model(model_text))
+    shaped = [line for line in lines if _shape_problem(line, sections) is None]
+    presets = {line.values[0] for line in shaped if line.ptype == "p2"}
+    inherited = {line.values[1] for line in shaped if line.ptype == "g"}
+    problems: list[PolicyLineError] = []
+    first_seen: dict[str, int] = {}
+    declared: dict[str, int] = {}
+    for line in lines:
+        reason = _shape_problem(line, sections)
+        if reason is None and str(line) in first_seen:
+            reason = f"duplicate of line {first_seen[str(line)]}"
+        if reason is None:
+            first_seen[str(line)] = line.line_number
+            reason = _line_meaning_problem(line, presets, inherited, declared)
+        if reason is not None:
+            problems.append(PolicyLineError(line.line_number, reason))
+    return problems
+
+
+def _line_meaning_problem(
+    line: PolicyLine, presets: set[str], inherited: set[str], declared: dict[str, int]
+) -> str | None:
+    if line.ptype == "p2":
+        preset = line.values[0]
+        if not preset.startswith(PRESET_PREFIX):
+            return f"a preset id must start with '{PRESET_PREFIX}'"
+        if preset in declared:
+            return f"preset '{preset}' is already declared on line {declared[preset]}"
+        declared[preset] = line.line_number
+        return None
+    if line.ptype == "p":
+        return _grant_problem(line) or _role_problem(line.values[0], presets, inherited)
+    if line.ptype == "g":
+        for name in line.values:
+            problem = _role_problem(name, presets, inherited)
+            if problem:
+                return problem
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,6 +238,11 @@ class PolicySnapshot:
     def roles(self) -> frozenset[str]:
         """Every role that some rule grants something to."""
         return frozenset(role for role, _, _ in self.table)
+
+    @property
+    def rules(self) -> list[str]:
+        """The rules as Casbin CSV lines, without comments, in file order."""
+        return [str(line) for line in self.lines]
 
     def decide(self, role: str, permission: str, domain: Domain) -> Decision:
         """Casbin's decision; a role the policy never mentions is denied."""
@@ -184,20 +264,73 @@ class PolicySnapshot:
             if line.ptype == "p" and line.values[0] == role
         ]
 
+    def role_chain(self, role: str, target: str) -> list[str]:
+        """How `role` reaches `target` through g lines: [role, ..., target], or [] if never."""
+        parents: dict[str, list[str]] = {}
+        for line in self.lines:
+            if line.ptype == "g":
+                parents.setdefault(line.values[0], []).append(line.values[1])
+        paths = [[role]]
+        seen = {role}
+        while paths:
+            path = paths.pop(0)
+            if path[-1] == target:
+                return path
+            for parent in parents.get(path[-1], []):
+                if parent not in seen:
+                    seen.add(parent)
+                    paths.append([*path, parent])
+        return []
+
 
 _DENIED = Decision(allowed=False, matched_rule=None)
 
+# Bumped when the meaning of a stored decision table changes.
+_DECISIONS_FORMAT = 1
 
-def build_snapshot(model_text: str, policy_text: str, version: int) -> PolicySnapshot:
-    """Validate the rules, load them into Casbin and tabulate its decisions (CPU-bound)."""
-    model = _load_model(model_text)
-    lines = parse_policy(policy_text)
-    _validate(lines, model)
+
+def decisions_fingerprint(model_text: str) -> str:
+    """What a stored decision table depends on besides the rules: the model and vocabulary.
+
+    A worker reuses a table that another worker computed only if this matches its own, so a
+    worker running another model or vocabulary always asks Casbin itself.
+    """
+    basis = {
+        "format": _DECISIONS_FORMAT,
+        "model": model_text,
+        "vocabulary": sorted(PERMISSION_DOMAIN.items()),
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+def decisions_of(snapshot: PolicySnapshot) -> list[list[Any]]:
+    """The snapshot's table (Casbin's answers) in a JSON-ready form."""
+    return [
+        [role, permission, domain, list(decision.matched_rule or ())]
+        for (role, permission, domain), decision in sorted(snapshot.table.items())
+        if decision.allowed
+    ]
+
+
+# Casbin's matcher goes through `ast.parse` on every call, and CPython 3.11's AST converter
+# is not safe in two threads at once ("AST constructor recursion depth mismatch"): builds
+# running concurrently in `asyncio.to_thread` failed at random. One build at a time per
+# process costs nothing, since the work holds the GIL anyway.
+_CASBIN_LOCK = threading.Lock()
+
+
+def _ask_casbin(model: Any, lines: list[PolicyLine]) -> dict[tuple[str, str, str], Decision]:
+    with _CASBIN_LOCK:
+        return _ask_casbin_unlocked(model, lines)
+
+
+def _ask_casbin_unlocked(
+    model: Any, lines: list[PolicyLine]
+) -> dict[tuple[str, str, str], Decision]:
     enforcer = casbin.Enforcer(model, _LinesAdapter(lines))
     enforcer.add_function("permMatch", permission_matches)
     roles = {line.values[0] for line in lines if line.ptype in {"p", "g"}}
     roles |= {line.values[1] for line in lines if line.ptype == "g"}
-    presets = {line.values[0]: line.values[1] for line in lines if line.ptype == "p2"}
     table: dict[tuple[str, str, str], Decision] = {}
     try:
         for role in sorted(roles):
@@ -209,8 +342,74 @@ def build_snapshot(model_text: str, policy_text: str, version: int) -> PolicySna
                         table[(role, permission, domain)] = Decision(True, tuple(rule) or None)
     except Exception as exc:
         raise PolicyConfigurationError(f"casbin failed to evaluate the policy: {exc}") from exc
-    for line in lines:
-        preset = line.values[0]
-        if line.ptype == "p2" and not any(role == preset for role, _, _ in table):
-            raise PolicyLineError(line.line_number, f"preset '{preset}' grants nothing")
+    return table
+
+
+def _snapshot(
+    version: int, lines: list[PolicyLine], table: dict[tuple[str, str, str], Decision]
+) -> PolicySnapshot:
+    presets = {line.values[0]: line.values[1] for line in lines if line.ptype == "p2"}
     return PolicySnapshot(version=version, lines=tuple(lines), presets=presets, table=table)
+
+
+def _empty_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
+    granting = {role for role, _, _ in snapshot.table}
+    return [
+        PolicyLineError(line.line_number, f"preset '{line.values[0]}' grants nothing")
+        for line in snapshot.lines
+        if line.ptype == "p2" and line.values[0] not in granting
+    ]
+
+
+def compile_policy(
+    model_text: str, policy_text: str, version: int
+) -> tuple[PolicySnapshot | None, list[PolicyLineError]]:
+    """Validate the rules and tabulate Casbin's decisions (CPU-bound: run it in a thread).
+
+    Returns the snapshot, or None and every problem found, each naming its line. An invalid
+    model is a configuration fault and raises.
+    """
+    lines = parse_policy(policy_text)
+    problems = line_problems(lines, model_text)
+    if problems:
+        return None, problems
+    snapshot = _snapshot(version, lines, _ask_casbin(_load_model(model_text), lines))
+    problems = _empty_presets(snapshot)
+    return (None, problems) if problems else (snapshot, [])
+
+
+def build_snapshot(model_text: str, policy_text: str, version: int) -> PolicySnapshot:
+    """Validate the rules, load them into Casbin and tabulate its decisions (CPU-bound).
+
+    Raises:
+        PolicyLineError: the first line that does not fit (see `compile_policy` for all).
+    """
+    snapshot, problems = compile_policy(model_text, policy_text, version)
+    if snapshot is None:
+        raise problems[0]
+    return snapshot
+
+
+def snapshot_from_decisions(
+    model_text: str,
+    policy_text: str,
+    version: int,
+    decisions: list[list[Any]] | None,
+    fingerprint: str | None,
+) -> PolicySnapshot:
+    """A snapshot from Casbin's answers stored with the rules, if they fit this worker.
+
+    Reusing the applying worker's table makes a reload a parse instead of a few hundred
+    Casbin calls; when the model or vocabulary differ (or nothing was stored), Casbin is asked.
+    """
+    if decisions is None or fingerprint != decisions_fingerprint(model_text):
+        return build_snapshot(model_text, policy_text, version)
+    lines = parse_policy(policy_text)
+    problems = line_problems(lines, model_text)
+    if problems:
+        raise problems[0]
+    table: dict[tuple[str, str, str], Decision] = {
+        (role, permission, Domain(domain)): Decision(True, tuple(rule) or None)
+        for role, permission, domain, rule in decisions
+    }
+    return _snapshot(version, lines, table)

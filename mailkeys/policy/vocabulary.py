@@ -77,6 +77,9 @@ KIND_ROLES: dict[CredentialKind, str] = {
     CredentialKind.PASSWORD: "kind:password",
 }
 PRESET_PREFIX = "root:"
+KIND_PREFIX = "kind:"
+# Built-in roles (`role:operator`, `role:gateway`) and group roles that presets inherit.
+ROLE_PREFIX = "role:"
 
 _PATTERN_RE = re.compile(r"(\*|[a-z][a-z_]*)(\.(\*|[a-z][a-z_]*))*")
 

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from mailkeys import metrics
 from mailkeys.logs import note_credential
@@ -69,7 +70,26 @@ def observe(authentication: Authentication, seconds: float) -> None:
         metrics.RATE_LIMIT_REJECTIONS.labels("credential").inc()
 
 
-def actor_for_key(key: KeyFacts) -> Actor:
+class KeyLike(Protocol):
+    """A stored key or the hot path's record of one: what an Actor is built from."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def type(self) -> KeyType: ...
+    @property
+    def preset(self) -> str | None: ...
+    @property
+    def permissions(self) -> list[str]: ...
+    @property
+    def mailbox_id(self) -> str | None: ...
+    @property
+    def mailbox_ids(self) -> list[str] | None: ...
+
+
+def actor_for_key(key: KeyLike) -> Actor:
     """The facts about a key that decisions need, read from its row."""
     if key.type is KeyType.MAILBOX:
         mailbox_ids: frozenset[str] | None = frozenset({str(key.mailbox_id)})
@@ -78,7 +98,7 @@ def actor_for_key(key: KeyFacts) -> Actor:
     else:
         mailbox_ids = None
     return Actor(
-        kind=_KIND_OF_TYPE[key.type],
+        kind=_KIND_OF_TYPE[KeyType(key.type)],
         credential_id=key.id,
         team_id=key.team_id,
         preset=key.preset,

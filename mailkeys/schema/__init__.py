@@ -20,10 +20,12 @@ from strawberry.types import ExecutionContext
 
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
+from mailkeys.schema.explain import ExplainQueries
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.observation import RequestObservation
 from mailkeys.schema.parsing import DocumentCache
+from mailkeys.schema.policy import PolicyMutations, PolicyQueries
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
 from mailkeys.schema.sending import SendingMutations, SendingQueries
@@ -40,6 +42,8 @@ class Query(
     SendingQueries,
     ResourceQueries,
     AuditQueries,
+    PolicyQueries,
+    ExplainQueries,
 ):
     pass
 
@@ -52,6 +56,7 @@ class Mutation(
     RoutingMutations,
     SendingMutations,
     ResourceMutations,
+    PolicyMutations,
 ):
     pass
 

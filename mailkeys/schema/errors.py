@@ -12,6 +12,8 @@ from strawberry.extensions import SchemaExtension
 
 from mailkeys.errors import (
     ConflictError,
+    DecisionTableBrokenError,
+    DecisionTableError,
     DependentsConflictError,
     InvalidInputError,
     LimitExceededError,
@@ -19,6 +21,8 @@ from mailkeys.errors import (
     NoProviderAvailableError,
     NotFoundError,
     PermissionDeniedError,
+    PolicyRulesError,
+    PolicyVersionConflictError,
     RateLimitedError,
     ServiceUnavailableError,
     UnauthenticatedError,
@@ -64,6 +68,26 @@ def code_for(error: BaseException) -> ErrorCode | None:
 
 
 def _extra_extensions(error: MailkeysError) -> dict[str, Any]:
+    if isinstance(error, PolicyRulesError):
+        return {
+            "field": error.field,
+            "line": error.problems[0][0],
+            "problems": [{"line": line, "reason": reason} for line, reason in error.problems],
+        }
+    if isinstance(error, DecisionTableError):
+        return {"field": error.field, "table": error.table, "line": error.line_number}
+    if isinstance(error, PolicyVersionConflictError):
+        return {
+            "reason": "POLICY_VERSION_MOVED",
+            "expectedVersion": error.expected,
+            "liveVersion": error.live,
+        }
+    if isinstance(error, DecisionTableBrokenError):
+        return {
+            "reason": "DECISION_TABLE_BROKEN",
+            "mismatchCount": len(error.mismatches),
+            "mismatches": error.mismatches[:20],
+        }
     if isinstance(error, InvalidInputError):
         return {"field": error.field}
     if isinstance(error, LimitExceededError):
