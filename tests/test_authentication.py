@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,3 +141,28 @@ async def test_forged_tokens_for_a_known_key_id_stop_costing_argon2(
     assert {tuple(result.codes) for result in results} == {("UNAUTHENTICATED",)}
     assert services.hasher.verifications - before == 20
     assert (await gql(VIEWER, token=team.token)).ok()
+
+
+async def test_a_burst_of_one_new_token_pays_argon2_once(
+    client: Any, make_team: MakeTeam, services: Services
+) -> None:
+    # given a token this process has not verified yet
+    team = await make_team()
+    services.authenticator._verified = type(services.authenticator._verified)(100, 300)
+    before = services.hasher.verifications
+
+    # when 30 requests with it arrive at once (more than the failure budget of 20)
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/graphql",
+                json={"query": VIEWER},
+                headers={"Authorization": f"Bearer {team.token}"},
+            )
+            for _ in range(30)
+        )
+    )
+
+    # then all succeed, and argon2 ran once
+    assert [r.status_code for r in responses] == [200] * 30
+    assert services.hasher.verifications - before == 1

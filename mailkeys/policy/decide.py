@@ -176,13 +176,9 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
     if evaluation.allowed:
         return
     request_id = request_id_var.get()
+    # The structured log (mailkeys.logs) renders the fields; the message stays one word.
     decision_log.info(
-        "denied %s to %s (%s, policy version %d, request %s)",
-        permission,
-        actor.label,
-        evaluation.outcome.value,
-        evaluation.policy_version,
-        request_id,
+        "denied",
         extra={
             "request_id": request_id,
             "credential_id": actor.credential_id,

@@ -8,6 +8,7 @@ in this process recently, one argon2 verification in a bounded thread pool.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -210,6 +211,7 @@ class Authenticator:
             settings.verified_cache_size, settings.verified_cache_seconds
         )
         self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
+        self._in_flight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
 
     async def authenticate(self, authorization: str | None) -> Authentication:
         """Authenticate one request; never raises for a bad credential or a database outage."""
@@ -268,38 +270,38 @@ class Authenticator:
         self.last_used.touch(key.id, key.last_used_at, now)
         return Authentication(actor=actor_for_key(key), rate=rate, key=key)
 
-    def recently_verified(self, secret: str, secret_hash: str) -> bool:
-        """True if this process verified `secret` against `secret_hash` within the window."""
-        hit = self._verified.contains(self._verified.fingerprint(secret), secret_hash)
-        if hit:  # a miss is counted by the `verify` that follows it
-            metrics.VERIFIED_CACHE_HIT.inc()
-        return hit
-
     async def verify_guarded(self, secret: str, secret_hash: str, budget: FailureBudget) -> bool:
-        """Verify, charging a guess (anything not verified recently) to `budget` up front.
+        """Verify `secret`, paying argon2 at most once per process for the same token.
 
-        Charging before argon2 runs means guesses arriving at once cannot all pass before
-        the first failure is counted, and forged tokens for a known key id cannot make the
-        server pay argon2 without end; a right secret refunds its charge, and a recently
-        verified one never touches the budget.
+        A token verified recently passes from the cache. The same token arriving many times
+        at once (a client's burst on a cold worker) waits for one verification instead of
+        paying argon2 and charging the budget once per request. Anything else is a guess
+        until proven otherwise: it is charged to `budget` before argon2 runs, so guesses
+        arriving at once cannot all pass before the first failure is counted, and forged
+        tokens for a known key id cannot make the server pay argon2 without end; a right
+        secret refunds its charge.
         """
-        if self.recently_verified(secret, secret_hash):
-            return True
-        if not await budget.charge():
-            return False
-        ok = await self.verify(secret, secret_hash)
-        if ok:
-            await budget.refund()
-        return ok
-
-    async def verify(self, secret: str, secret_hash: str) -> bool:
-        """Verify a secret against its hash, paying argon2 only if not verified recently."""
         fingerprint = self._verified.fingerprint(secret)
         if self._verified.contains(fingerprint, secret_hash):
             metrics.VERIFIED_CACHE_HIT.inc()
             return True
+        flight = (fingerprint, secret_hash)
+        running = self._in_flight.get(flight)
+        if running is not None:
+            return await asyncio.shield(running)
         metrics.VERIFIED_CACHE_MISS.inc()
-        ok = await self._hasher.verify(secret_hash, secret)
-        if ok:
-            self._verified.add(fingerprint, secret_hash)
-        return ok
+        verification = asyncio.get_running_loop().create_future()
+        self._in_flight[flight] = verification
+        try:
+            ok = await budget.charge() and await self._hasher.verify(secret_hash, secret)
+            if ok:
+                self._verified.add(fingerprint, secret_hash)
+                await budget.refund()
+            verification.set_result(ok)
+            return ok
+        except BaseException as error:
+            verification.set_exception(error)
+            verification.exception()  # retrieved here: waiters, if any, re-raise it
+            raise
+        finally:
+            del self._in_flight[flight]
