@@ -51,14 +51,14 @@ def create_team(workdir: Path, env: Mapping[str, str], name: str) -> FirstKey:
 class Server:
     """`mailkeys serve --workers 1` on 127.0.0.1 in `workdir`, stopped on exit."""
 
-    def __init__(self, workdir: Path, env: Mapping[str, str], port: int) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str], port: int, workers: int = 1) -> None:
         self.workdir = workdir
         self.env = dict(env)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.command = [
             *mailkeys_command(),
-            *("serve", "--port", str(port), "--workers", "1"),
+            *("serve", "--port", str(port), "--workers", str(workers)),
             *("--no-access-log", "--log-level", "warning"),
         ]
         self.log_path = workdir / f"serve-{port}.log"

@@ -80,8 +80,8 @@ def test_denial_is_logged_with_request_id_and_policy_version(
     assert record.__dict__["permission"] == "key.create"
     assert record.__dict__["policy_version"] == policy.current().version
     assert record.__dict__["outcome"] == "policy_denies"
-    assert "req-0123456789" in record.getMessage()
-    assert "key.create" in record.getMessage()
+    # the message is one word; the structured log line renders the fields above
+    assert record.getMessage() == "denied"
 
 
 def test_allowed_decisions_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:

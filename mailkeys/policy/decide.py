@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterable
@@ -59,18 +60,21 @@ def current() -> PolicySnapshot:
     return snapshot
 
 
+_FIXED_ROLES: dict[CredentialKind, str] = {
+    CredentialKind.OPERATOR: OPERATOR_ROLE,
+    CredentialKind.GATEWAY: GATEWAY_ROLE,
+    **KIND_ROLES,
+}
+
+
 def role_of(actor: Actor) -> str | None:
     """The Casbin subject for a principal: its preset, its kind, or the operator role."""
-    if actor.kind is CredentialKind.OPERATOR:
-        return OPERATOR_ROLE
-    if actor.kind is CredentialKind.GATEWAY:
-        return GATEWAY_ROLE
-    if actor.kind is CredentialKind.INFRASTRUCTURE:
-        # Only a preset: a key must never act as the operator or a credential kind.
-        if actor.preset is None or not actor.preset.startswith(PRESET_PREFIX):
-            return None
-        return actor.preset
-    return KIND_ROLES[actor.kind]
+    fixed = _FIXED_ROLES.get(actor.kind)
+    if fixed is not None:
+        return fixed
+    # An infrastructure key: only a preset, never the operator's role or a credential kind.
+    preset = actor.preset
+    return preset if preset is not None and preset.startswith(PRESET_PREFIX) else None
 
 
 class Outcome(StrEnum):
@@ -82,6 +86,16 @@ class Outcome(StrEnum):
     POLICY_DENIES = "policy_denies"  # no rule of the policy matched
     NOT_LISTED = "not_listed"  # a mailbox-class credential does not list the permission
     NOT_BOUND = "not_bound"  # the mailbox is outside the credential's binding
+
+
+_ALLOWED, _NOT_FOUND, _NO_ROLE = Outcome.ALLOWED, Outcome.NOT_FOUND, Outcome.NO_ROLE
+_POLICY_DENIES, _NOT_LISTED, _NOT_BOUND = (
+    Outcome.POLICY_DENIES,
+    Outcome.NOT_LISTED,
+    Outcome.NOT_BOUND,
+)
+_MAILBOX = Domain.MAILBOX
+_ALLOWED_DECISIONS = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +125,32 @@ def _holds(actor: Actor, permission: str, domain: Domain, snapshot: PolicySnapsh
     return True
 
 
+def _judge(
+    actor: Actor, permission: str, resource: Resource, snapshot: PolicySnapshot
+) -> tuple[Outcome, Domain, str | None, Decision]:
+    # The decision itself, kept free of allocations: authorize() runs it on every operation.
+    domain = PERMISSION_DOMAIN[permission]
+    role = role_of(actor)
+    decision = (
+        snapshot.table.get((role, permission, domain), _NO_DECISION) if role else _NO_DECISION
+    )
+    if actor.team_id is not None and resource.team_id != actor.team_id:
+        return _NOT_FOUND, domain, role, decision
+    if role is None:
+        return _NO_ROLE, domain, role, decision
+    if not decision.allowed:
+        return _POLICY_DENIES, domain, role, decision
+    if actor.kind in KIND_ROLES and permission not in actor.permissions:
+        return _NOT_LISTED, domain, role, decision
+    if (
+        domain is _MAILBOX
+        and actor.mailbox_ids is not None
+        and resource.mailbox_id not in actor.mailbox_ids
+    ):
+        return _NOT_BOUND, domain, role, decision
+    return _ALLOWED, domain, role, decision
+
+
 def evaluate(
     actor: Actor,
     permission: str,
@@ -125,27 +165,9 @@ def evaluate(
         resource: the target; its team must be the actor's (operators excepted).
         snapshot: the policy to decide with; the installed one by default.
     """
-    domain = PERMISSION_DOMAIN[permission]
-    resource = resource or Resource(team_id=actor.team_id)
     snapshot = snapshot or current()
-    role = role_of(actor)
-    decision = snapshot.decide(role, permission, domain) if role is not None else _NO_DECISION
-    if actor.team_id is not None and resource.team_id != actor.team_id:
-        outcome = Outcome.NOT_FOUND
-    elif role is None:
-        outcome = Outcome.NO_ROLE
-    elif not decision.allowed:
-        outcome = Outcome.POLICY_DENIES
-    elif actor.kind in KIND_ROLES and permission not in actor.permissions:
-        outcome = Outcome.NOT_LISTED
-    elif (
-        domain is Domain.MAILBOX
-        and actor.mailbox_ids is not None
-        and resource.mailbox_id not in actor.mailbox_ids
-    ):
-        outcome = Outcome.NOT_BOUND
-    else:
-        outcome = Outcome.ALLOWED
+    resource = resource or Resource(team_id=actor.team_id)
+    outcome, domain, role, decision = _judge(actor, permission, resource, snapshot)
     return Evaluation(outcome, permission, domain, role, decision, snapshot.version)
 
 
@@ -167,14 +189,20 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
         resource: the target; its team must be the actor's (operators excepted).
     """
     started = time.perf_counter()
-    resource = resource or Resource(team_id=actor.team_id)
-    if actor.team_id is not None and resource.team_id != actor.team_id:
-        raise NotFoundError("Resource")
-    evaluation = evaluate(actor, permission, resource)
-    elapsed = time.perf_counter() - started
-    (metrics.DECISION_ALLOWED if evaluation.allowed else metrics.DECISION_DENIED).observe(elapsed)
-    if evaluation.allowed:
+    snapshot = current()
+    if resource is None:
+        resource = Resource(team_id=actor.team_id)
+    outcome, _, _, _ = _judge(actor, permission, resource, snapshot)
+    # Every denial is observed, but only one allowed decision in 16: observing costs more
+    # than deciding (about 2.5 us against 2), and a sample describes the latency as well.
+    if outcome is not _ALLOWED:
+        metrics.DECISION_DENIED.observe(time.perf_counter() - started)
+    elif next(_ALLOWED_DECISIONS) % 16 == 0:
+        metrics.DECISION_ALLOWED.observe(time.perf_counter() - started)
+    if outcome is _ALLOWED:
         return
+    if outcome is _NOT_FOUND:
+        raise NotFoundError("Resource")
     request_id = request_id_var.get()
     # The structured log (mailkeys.logs) renders the fields; the message stays one word.
     decision_log.info(
@@ -184,8 +212,8 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
             "credential_id": actor.credential_id,
             "credential_kind": actor.kind.value,
             "permission": permission,
-            "outcome": evaluation.outcome.value,
-            "policy_version": evaluation.policy_version,
+            "outcome": outcome.value,
+            "policy_version": snapshot.version,
         },
     )
     raise PermissionDeniedError(permission)
