@@ -23,6 +23,7 @@ class Request:
     body: str
     headers: dict[str, str]
     expected: str
+    method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _lua_script(request: Request) -> str:
     )
     # Every response is checked against the expected body; wrk counts non-2xx itself.
     return f"""
-wrk.method = "POST"
+wrk.method = "{request.method}"
 wrk.body = {_lua_string(request.body)}
 {headers}
 local expected = {_lua_string(request.expected)}
@@ -194,4 +195,6 @@ def run_load(generator: str, request: Request, duration: int, connections: int) 
     """Dispatch to the chosen generator (`wrk` or `python`)."""
     if generator == "wrk":
         return run_wrk(request, duration, connections)
+    if request.method != "POST":
+        raise RuntimeError("the Python load generator sends POST only; install wrk")
     return run_python(request, duration, connections)
