@@ -26,7 +26,6 @@ _SQL = (
     " LEFT JOIN mailbox m ON m.id = k.mailbox_id"
     " WHERE k.id = {param}"
 )
-_SQL_BY_DIALECT = {"postgres": _SQL.format(param="$1"), "sqlite": _SQL.format(param="?")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +68,9 @@ def _json(value: Any) -> Any:
 
 async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     """The key with this public id, or None."""
-    connection = Tortoise.get_connection("default")
-    sql = _SQL_BY_DIALECT[connection.capabilities.dialect]
-    rows = await connection.execute_query_dict(sql, [key_id])
-    if not rows:
+    row = await _one(_SQL, key_id)
+    if row is None:
         return None
-    row = rows[0]
     team_created_at = _time(row["team_created_at"])
     if team_created_at is None:
         raise ValueError("team without a creation time")
@@ -92,5 +88,66 @@ async def fetch_key_facts(key_id: str) -> KeyFacts | None:
         secret_hash=row["secret_hash"],
         last_used_at=_time(row["last_used_at"]),
         expires_at=_time(row["expires_at"]),
+        revoked_at=_time(row["revoked_at"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxFacts:
+    """A mailbox as the gateways' check sees it."""
+
+    id: str
+    team_id: str
+    status: MailboxStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordFacts:
+    """A mailbox password as the gateways' check sees it (never the password itself)."""
+
+    id: str
+    mailbox_id: str
+    secret_hash: str
+    permissions: list[str]
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"PasswordFacts(id={self.id!r}, mailbox_id={self.mailbox_id!r})"
+
+
+_MAILBOX_SQL = "SELECT id, team_id, status FROM mailbox WHERE address = {param}"
+_CREDENTIAL_ROW_SQL = (
+    "SELECT id, mailbox_id, secret_hash, permissions, last_used_at, revoked_at"
+    " FROM mailbox_password WHERE id = {param}"
+)
+
+
+async def _one(sql: str, value: str) -> dict[str, Any] | None:
+    connection = Tortoise.get_connection("default")
+    param = "$1" if connection.capabilities.dialect == "postgres" else "?"
+    rows = await connection.execute_query_dict(sql.format(param=param), [value])
+    return rows[0] if rows else None
+
+
+async def fetch_mailbox_by_address(address: str) -> MailboxFacts | None:
+    """The mailbox with this address, or None (one primary-path statement, no model)."""
+    row = await _one(_MAILBOX_SQL, address)
+    if row is None:
+        return None
+    return MailboxFacts(id=row["id"], team_id=row["team_id"], status=MailboxStatus(row["status"]))
+
+
+async def fetch_password_facts(password_id: str) -> PasswordFacts | None:
+    """The mailbox password with this public id, or None."""
+    row = await _one(_CREDENTIAL_ROW_SQL, password_id)
+    if row is None:
+        return None
+    return PasswordFacts(
+        id=row["id"],
+        mailbox_id=row["mailbox_id"],
+        secret_hash=row["secret_hash"],
+        permissions=list(_json(row["permissions"]) or []),
+        last_used_at=_time(row["last_used_at"]),
         revoked_at=_time(row["revoked_at"]),
     )
