@@ -117,10 +117,6 @@ class PasswordFacts:
 
 
 _MAILBOX_SQL = "SELECT id, team_id, status FROM mailbox WHERE address = {param}"
-_CREDENTIAL_ROW_SQL = (
-    "SELECT id, mailbox_id, secret_hash, permissions, last_used_at, revoked_at"
-    " FROM mailbox_password WHERE id = {param}"
-)
 
 
 async def _one(sql: str, value: str) -> dict[str, Any] | None:
@@ -138,12 +134,33 @@ async def fetch_mailbox_by_address(address: str) -> MailboxFacts | None:
     return MailboxFacts(id=row["id"], team_id=row["team_id"], status=MailboxStatus(row["status"]))
 
 
-async def fetch_password_facts(password_id: str) -> PasswordFacts | None:
-    """The mailbox password with this public id, or None."""
-    row = await _one(_CREDENTIAL_ROW_SQL, password_id)
-    if row is None:
-        return None
-    return PasswordFacts(
+_MAILBOX_AND_CREDENTIAL_SQL = (
+    "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status, p.id, p.mailbox_id,"
+    " p.secret_hash, p.permissions, p.last_used_at, p.revoked_at"
+    " FROM mailbox m LEFT JOIN mailbox_password p ON p.mailbox_id = m.id AND p.id = {first}"
+    " WHERE m.address = {second}"
+)
+
+
+async def fetch_mailbox_and_password(
+    address: str, password_id: str
+) -> tuple[MailboxFacts | None, PasswordFacts | None]:
+    """The mailbox with this address and its password with this id, in one statement."""
+    connection = Tortoise.get_connection("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    sql = _MAILBOX_AND_CREDENTIAL_SQL.format(
+        first="$1" if postgres else "?", second="$2" if postgres else "?"
+    )
+    rows = await connection.execute_query_dict(sql, [password_id, address])
+    if not rows:
+        return None, None
+    row = rows[0]
+    mailbox = MailboxFacts(
+        id=row["m_id"], team_id=row["m_team_id"], status=MailboxStatus(row["m_status"])
+    )
+    if row["id"] is None:
+        return mailbox, None
+    return mailbox, PasswordFacts(
         id=row["id"],
         mailbox_id=row["mailbox_id"],
         secret_hash=row["secret_hash"],

@@ -16,9 +16,10 @@ from mailkeys.errors import InvalidInputError
 from mailkeys.models import KeyStatus, KeyType, MailboxPassword, MailboxStatus
 from mailkeys.models.key_facts import (
     MailboxFacts,
+    PasswordFacts,
     fetch_key_facts,
+    fetch_mailbox_and_password,
     fetch_mailbox_by_address,
-    fetch_password_facts,
 )
 from mailkeys.models.keys import derive_status
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
@@ -111,11 +112,16 @@ class CredentialChecker:
     async def _check(
         self, address: str, secret: str, protocol: CheckProtocol, budget: FailureBudget
     ) -> CheckResult:
-        mailbox = await fetch_mailbox_by_address(address)
+        now = datetime.now(UTC)
+        password_id = password_id_of(secret)
+        if password_id is not None:  # a mailbox password: mailbox and password in one read
+            mailbox, password = await fetch_mailbox_and_password(address, password_id)
+            candidate = _password_candidate(mailbox, password)
+        else:
+            mailbox = await fetch_mailbox_by_address(address)
+            candidate = await _key_candidate(mailbox, secret, now) if mailbox else None
         if mailbox is None or mailbox.status is not MailboxStatus.ACTIVE:
             return DENIED
-        now = datetime.now(UTC)
-        candidate = await _find_candidate(mailbox, secret, now)
         if candidate is None or not await self._authenticator.verify_guarded(
             secret, candidate.secret_hash, budget
         ):
@@ -141,36 +147,40 @@ class CredentialChecker:
         return CheckResult(allowed=True, mailbox_id=mailbox.id, permissions=usable)
 
 
-async def _find_candidate(mailbox: MailboxFacts, secret: str, now: datetime) -> _Candidate | None:
-    """The one credential the secret names (by its public id), if it may act for `mailbox`.
-
-    Read with hand-written statements, as authentication does: this is the gateways' hot path.
-    """
+async def _key_candidate(mailbox: MailboxFacts, secret: str, now: datetime) -> _Candidate | None:
+    """The mailbox or sending key the token names, if it may act for `mailbox`."""
     parsed = parse_token(secret)
-    if parsed is not None:
-        if parsed.prefix != MAILBOX_PREFIX:
-            return None
-        key = await fetch_key_facts(parsed.key_id)
-        if key is None or key.team_id != mailbox.team_id:
-            return None
-        if derive_status(now, key.revoked_at, key.expires_at, None) is not KeyStatus.ACTIVE:
-            return None
-        if key.type is KeyType.MAILBOX and key.mailbox_id != mailbox.id:
-            return None
-        if key.type is KeyType.SENDING and not (
-            key.mailbox_ids is None or mailbox.id in key.mailbox_ids
-        ):
-            return None
-        if key.type is KeyType.INFRASTRUCTURE:
-            return None
-        kind = CredentialKind.MAILBOX if key.type is KeyType.MAILBOX else CredentialKind.SENDING
-        return _Candidate(kind, key.id, key.secret_hash, list(key.permissions), key.last_used_at)
-    password_id = password_id_of(secret)
-    if password_id is None:
+    if parsed is None or parsed.prefix != MAILBOX_PREFIX:
         return None
-    row = await fetch_password_facts(password_id)
-    if row is None or row.mailbox_id != mailbox.id or row.revoked_at is not None:
+    key = await fetch_key_facts(parsed.key_id)
+    if key is None or key.team_id != mailbox.team_id:
+        return None
+    if derive_status(now, key.revoked_at, key.expires_at, None) is not KeyStatus.ACTIVE:
+        return None
+    if key.type is KeyType.MAILBOX and key.mailbox_id != mailbox.id:
+        return None
+    if key.type is KeyType.SENDING and not (
+        key.mailbox_ids is None or mailbox.id in key.mailbox_ids
+    ):
+        return None
+    if key.type is KeyType.INFRASTRUCTURE:
+        return None
+    kind = CredentialKind.MAILBOX if key.type is KeyType.MAILBOX else CredentialKind.SENDING
+    return _Candidate(kind, key.id, key.secret_hash, list(key.permissions), key.last_used_at)
+
+
+def _password_candidate(
+    mailbox: MailboxFacts | None, password: PasswordFacts | None
+) -> _Candidate | None:
+    """The password, if it belongs to `mailbox` and is not revoked."""
+    if mailbox is None or password is None or password.revoked_at is not None:
+        return None
+    if password.mailbox_id != mailbox.id:
         return None
     return _Candidate(
-        CredentialKind.PASSWORD, row.id, row.secret_hash, list(row.permissions), row.last_used_at
+        CredentialKind.PASSWORD,
+        password.id,
+        password.secret_hash,
+        list(password.permissions),
+        password.last_used_at,
     )
