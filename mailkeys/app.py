@@ -24,6 +24,7 @@ from mailkeys.errors import PermissionDeniedError
 from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mailkeys.models.database import (
     DatabaseBehindError,
+    connected,
     is_unavailable,
     orm_config,
     pending_migrations,
@@ -59,13 +60,10 @@ async def command_database(settings: Settings) -> AsyncIterator[None]:
     As for `mailkeys serve`: the embedded SQLite file is migrated, a scale-out database that
     is behind is refused (DatabaseBehindError).
     """
-    await Tortoise.init(config=orm_config(settings))
-    try:
+    async with connected(settings):
         await ready_database(settings)
         await load_policy(settings)
         yield
-    finally:
-        await Tortoise.close_connections()
 
 
 def build_services(settings: Settings) -> Services:

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
-from tortoise import Tortoise
 
 from mailkeys import cli_operator
 from mailkeys.app import command_database
@@ -21,7 +20,7 @@ from mailkeys.models import Team
 from mailkeys.models.database import (
     DatabaseBehindError,
     apply_migrations,
-    orm_config,
+    connected,
     ready_database,
 )
 from mailkeys.policy import OPERATOR
@@ -33,20 +32,14 @@ from mailkeys.tokens import SecretHasher
 
 async def _prepare_database(settings: Settings) -> int:
     """Check the schema once, before workers start; returns the number of teams."""
-    await Tortoise.init(config=orm_config(settings))
-    try:
+    async with connected(settings):
         await ready_database(settings)
         return await Team.all().count()
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _migrate(settings: Settings) -> list[str]:
-    await Tortoise.init(config=orm_config(settings))
-    try:
+    async with connected(settings):
         return await apply_migrations()
-    finally:
-        await Tortoise.close_connections()
 
 
 def migrate(args: argparse.Namespace) -> int:

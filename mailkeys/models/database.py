@@ -8,6 +8,8 @@ start on a database that is behind. The embedded default (SQLite) is migrated by
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -40,6 +42,16 @@ def orm_config(settings: Settings) -> dict[str, Any]:
 # For `python -m tortoise --config mailkeys.models.database.AUTHORING_CONFIG makemigrations`
 # (scripts/makemigrations): migrations are derived from the models, not from a live database.
 AUTHORING_CONFIG = orm_config(Settings(database_url="sqlite://:memory:"))
+
+
+@asynccontextmanager
+async def connected(settings: Settings) -> AsyncIterator[None]:
+    """Tortoise on the configured database for the length of one command."""
+    await Tortoise.init(config=orm_config(settings))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
 
 
 def is_sqlite(settings: Settings) -> bool:

@@ -66,13 +66,6 @@ async def get_team(actor: Actor, team_id: str) -> Team:
     return team
 
 
-async def own_team(actor: Actor) -> Team | None:
-    """The actor's own team (None for the operator)."""
-    if actor.team_id is None:
-        return None
-    return await Team.filter(id=actor.team_id).first()
-
-
 async def list_limits(team_id: str) -> list[LimitUsage]:
     """Every limited resource of the team with its use and limit."""
     now = datetime.now(UTC)
