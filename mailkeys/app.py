@@ -66,13 +66,18 @@ async def command_database(settings: Settings) -> AsyncIterator[None]:
         yield
 
 
-def build_services(settings: Settings) -> Services:
-    """The per-process collaborators: hashing, the rate limiter and the authenticator."""
+def build_hasher(settings: Settings) -> BoundedHasher:
+    """argon2id with the configured cost, at most `argon2_max_concurrency` at once."""
     argon2 = settings.argon2
-    hasher = BoundedHasher(
+    return BoundedHasher(
         SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism),
         settings.argon2_max_concurrency,
     )
+
+
+def build_services(settings: Settings) -> Services:
+    """The per-process collaborators: hashing, the rate limiter and the authenticator."""
+    hasher = build_hasher(settings)
     limiter: RateLimiter = InProcessRateLimiter()
     if settings.redis_url:
         client = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from mailkeys import cli_operator
-from mailkeys.app import command_database
+from mailkeys.app import build_hasher, command_database
 from mailkeys.cli_policy import add_policy_commands
 from mailkeys.logs import configure_logging, logging_config
 from mailkeys.metrics import worker_metrics
@@ -24,10 +24,8 @@ from mailkeys.models.database import (
     ready_database,
 )
 from mailkeys.policy import OPERATOR
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.resolvers.teams import create_team
 from mailkeys.settings import Settings
-from mailkeys.tokens import SecretHasher
 
 
 async def _prepare_database(settings: Settings) -> int:
@@ -106,11 +104,7 @@ def _safe_url(url: str) -> str:
 async def _create_team(name: str) -> tuple[str, str, str]:
     settings = Settings.from_env()
     async with command_database(settings):
-        argon2 = settings.argon2
-        hasher = BoundedHasher(
-            SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism), 1
-        )
-        created = await create_team(OPERATOR, name, hasher)
+        created = await create_team(OPERATOR, name, build_hasher(settings))
         return created.team.id, created.key.key.id, created.key.secret
 
 
