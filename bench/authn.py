@@ -1,7 +1,7 @@
 """Cold and warm authentication of one key, in-process, with the default argon2 parameters.
 
 Run as `python -m bench.authn --db PATH`. The services are wired exactly as the app wires
-them (`mailkeys.app.build_services`) from `Settings()` defaults; only the database file and
+them (`mailkeys.http.app.build_services`) from `Settings()` defaults; only the database file and
 the rate limit (so that repeated calls are not refused) are set. The key is made by the real
 `create_team` resolver. Cold is the first `authenticate()` of the token in this process, which
 pays one argon2 verification; warm is the median of repeated calls, which must hit the cache.
@@ -19,7 +19,7 @@ from tortoise import Tortoise
 
 from bench.common import emit, median
 from bench.keys_db import database_url
-from mailkeys.app import build_services, load_policy
+from mailkeys.http.app import build_services, load_policy
 from mailkeys.models import Team
 from mailkeys.models.database import apply_migrations, orm_config
 from mailkeys.policy import OPERATOR

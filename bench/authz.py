@@ -22,13 +22,13 @@ from tortoise import Tortoise
 from bench.common import emit, median, rss_kib
 from bench.keys_db import database_url
 from mailkeys import policy
-from mailkeys.app import load_policy
+from mailkeys.auth.keys import actor_for_key
 from mailkeys.errors import PermissionDeniedError
+from mailkeys.http.app import load_policy
 from mailkeys.models import ApiKey
 from mailkeys.models.database import apply_migrations, orm_config
 from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
 from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
-from mailkeys.resolvers.authentication import actor_for_key
 from mailkeys.settings import Settings
 
 

@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 from tortoise.context import tortoise_test_context
 
 from mailkeys import policy
-from mailkeys.app import create_app
+from mailkeys.auth.services import Services
+from mailkeys.http.app import create_app
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
-from mailkeys.schema.context import Services
 from mailkeys.settings import Argon2Parameters, Settings
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from mailkeys.auth.services import Services
 from mailkeys.models import ApiKey, Mailbox, MailboxStatus
-from mailkeys.schema.context import Services
 from mailkeys.tokens import checksum
 from tests.conftest import Gql, KeyHandle, TeamHandle
 

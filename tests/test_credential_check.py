@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from mailkeys.auth.services import Services
 from mailkeys.models import ApiKey
-from mailkeys.schema.context import Services
 from mailkeys.settings import Settings
 from mailkeys.tokens import MAILBOX_PREFIX, issue_token
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle, test_settings

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from mailkeys.graphiql import ASSETS, CONTENT_SECURITY_POLICY, STATIC
+from mailkeys.http.graphiql import ASSETS, CONTENT_SECURITY_POLICY, STATIC
 from mailkeys.settings import Settings
 from tests.conftest import test_settings
 from tests.served import serve, server_env

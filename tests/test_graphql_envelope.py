@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailkeys.app import create_app
+from mailkeys.http.app import create_app
 from mailkeys.resolvers import keys as key_resolvers
 from tests.conftest import Gql, TeamHandle, test_settings
 

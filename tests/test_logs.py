@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailkeys.logs import (
+from mailkeys.telemetry.logs import (
     JsonFormatter,
     RequestRecord,
     TextFormatter,
@@ -165,7 +165,7 @@ def test_json_unless_a_terminal_reads_the_logs() -> None:
 def test_uvicorn_logs_through_the_same_handler_and_request_lines_can_be_switched_off() -> None:
     config = logging_config("warning", "json", request_lines=False)
 
-    assert config["formatters"]["mailkeys"]["()"] == "mailkeys.logs.JsonFormatter"
+    assert config["formatters"]["mailkeys"]["()"] == "mailkeys.telemetry.logs.JsonFormatter"
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         assert config["loggers"][name] == {"handlers": [], "propagate": True, "level": "WARNING"}
     assert config["loggers"]["mailkeys.requests"]["level"] == "WARNING"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mailkeys.auth.services import Services
 from mailkeys.models import ApiKey, Mailbox, MailboxPassword, Message
-from mailkeys.schema.context import Services
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mailkeys.metrics import TEAM_BUCKETS, bucket_of, render_inventory
 from mailkeys.settings import Settings
+from mailkeys.telemetry.metrics import TEAM_BUCKETS, bucket_of, render_inventory
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle, test_settings
 from tests.served import serve
 

@@ -8,8 +8,8 @@ import pytest
 
 from mailkeys import policy
 from mailkeys.errors import PermissionDeniedError
-from mailkeys.middleware import request_id_var
 from mailkeys.policy import Actor, CredentialKind, Outcome, Resource, evaluate
+from mailkeys.telemetry.logs import request_id_var
 
 TEAM = "team_A"
 

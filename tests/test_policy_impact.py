@@ -8,6 +8,7 @@ from itertools import count
 
 import pytest
 
+from mailkeys.auth.keys import actor_for_key
 from mailkeys.models import ApiKey, KeyType, Mailbox, MailboxPassword, Team
 from mailkeys.policy import PolicySnapshot, effective_permissions
 from mailkeys.policy.engine import (
@@ -25,7 +26,6 @@ from mailkeys.policy.impact import (
     compute_impact,
 )
 from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
-from mailkeys.resolvers.authentication import actor_for_key
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()

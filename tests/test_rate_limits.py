@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from mailkeys.ratelimit import InProcessRateLimiter
+from mailkeys.auth.ratelimit import InProcessRateLimiter
 from mailkeys.settings import Settings
 from tests.conftest import Gql, TeamHandle, test_settings
 

@@ -9,9 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailkeys import metrics
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
-from mailkeys.middleware import request_id_var
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.engine import Decision, PolicySnapshot
 from mailkeys.policy.vocabulary import (
@@ -23,6 +21,8 @@ from mailkeys.policy.vocabulary import (
     CredentialKind,
     Domain,
 )
+from mailkeys.telemetry import metrics
+from mailkeys.telemetry.logs import request_id_var
 
 decision_log = logging.getLogger("mailkeys.decisions")
 _NO_DECISION = Decision(allowed=False, matched_rule=None)
@@ -203,12 +203,11 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
         return
     if outcome is _NOT_FOUND:
         raise NotFoundError("Resource")
-    request_id = request_id_var.get()
-    # The structured log (mailkeys.logs) renders the fields; the message stays one word.
+    # The structured log (mailkeys.telemetry.logs) renders the fields; the message stays one word.
     decision_log.info(
         "denied",
         extra={
-            "request_id": request_id,
+            "request_id": request_id_var.get(),
             "credential_id": actor.credential_id,
             "credential_kind": actor.kind.value,
             "permission": permission,

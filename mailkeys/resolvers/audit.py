@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailkeys.errors import MailkeysError
-from mailkeys.logs import audit_log
 from mailkeys.models import AuditEvent
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.pagination import Page, keyset_page
+from mailkeys.telemetry.logs import audit_log
 from mailkeys.tokens import new_id
 
 

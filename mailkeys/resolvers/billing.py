@@ -9,7 +9,7 @@ from tortoise.transactions import in_transaction
 from mailkeys.models import BillingProfile
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.validation import clean_name, clean_text, email_address
+from mailkeys.validation import clean_name, clean_text, email_address
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from tortoise.transactions import in_transaction
 
 from mailkeys.errors import ConflictError
 from mailkeys.models import Domain, LimitedResource
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.common import limited_creation, team_row
-from mailkeys.resolvers.pagination import Page, keyset_page
-from mailkeys.resolvers.validation import domain_name
 from mailkeys.tokens import new_id, random_base62
+from mailkeys.validation import domain_name
 
 
 async def create_domain(actor: Actor, name: str) -> Domain:

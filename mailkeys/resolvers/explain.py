@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mailkeys.auth.keys import actor_for_key
 from mailkeys.errors import InvalidInputError, NotFoundError
 from mailkeys.models import (
     ApiKey,
@@ -26,11 +27,10 @@ from mailkeys.models import (
     Team,
 )
 from mailkeys.models.keys import live_key_filter
+from mailkeys.models.pagination import page_size
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current, is_allowed
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
-from mailkeys.resolvers.authentication import actor_for_key
-from mailkeys.resolvers.pagination import page_size
 from mailkeys.resolvers.sending import Scope, eligible_pool
 
 SEND = "email.send"

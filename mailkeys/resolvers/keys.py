@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import (
     ConflictError,
     InvalidInputError,
@@ -27,6 +28,7 @@ from mailkeys.models import (
 )
 from mailkeys.models.keys import status_filter
 from mailkeys.models.limits import check_limit, lock_team
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import (
     Actor,
     CredentialKind,
@@ -37,10 +39,8 @@ from mailkeys.policy import (
 )
 from mailkeys.policy.vocabulary import KIND_ROLES, MAILBOX_PERMISSIONS, Domain
 from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.hashing import BoundedHasher
-from mailkeys.resolvers.pagination import Page, keyset_page
-from mailkeys.resolvers.validation import clean_name, future_time, unique_ids
 from mailkeys.tokens import INFRASTRUCTURE_PREFIX, MAILBOX_PREFIX, IssuedToken, issue_token
+from mailkeys.validation import clean_name, future_time, unique_ids
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 _KIND_OF_TYPE = {

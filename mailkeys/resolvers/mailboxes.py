@@ -17,12 +17,12 @@ from mailkeys.models import (
     MailboxPassword,
     MailboxStatus,
 )
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, Resource, authorize, is_allowed
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.common import limited_creation, team_row
-from mailkeys.resolvers.pagination import Page, keyset_page
-from mailkeys.resolvers.validation import clean_name, clean_text, email_address
 from mailkeys.tokens import new_id
+from mailkeys.validation import clean_name, clean_text, email_address
 
 MAX_SIGNATURE = 10_000
 

@@ -13,10 +13,10 @@ from tortoise.transactions import in_transaction
 
 from mailkeys.errors import NotFoundError
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, Team
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited
 from mailkeys.resolvers.keys import revoke_now, team_keys
-from mailkeys.resolvers.pagination import Page, keyset_page
 
 
 async def _team(team_id: str) -> Team:

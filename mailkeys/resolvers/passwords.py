@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import LimitedResource, Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.policy import Actor, CredentialKind, authorize, can_issue, current
 from mailkeys.policy.vocabulary import KIND_ROLES, MAILBOX_PERMISSIONS, Domain
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.common import limited_creation, team_row
-from mailkeys.resolvers.hashing import BoundedHasher
-from mailkeys.resolvers.validation import clean_name
 from mailkeys.tokens import issue_password
+from mailkeys.validation import clean_name
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from mailkeys.errors import (
     PolicyVersionConflictError,
 )
 from mailkeys.models import PolicyChangeSource, PolicyPlan, PolicyVersion
+from mailkeys.models.pagination import page_size
 from mailkeys.policy import Actor, PolicySnapshot, authorize, current, install_newer
 from mailkeys.policy import store as policy_store
 from mailkeys.policy.engine import (
@@ -47,7 +48,6 @@ from mailkeys.policy.tables import (
     shipped_table_text,
 )
 from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.pagination import page_size
 from mailkeys.settings import Settings
 from mailkeys.tokens import new_id
 

@@ -10,12 +10,12 @@ from tortoise.transactions import in_transaction
 from mailkeys.errors import DependentsConflictError, InvalidInputError
 from mailkeys.models import ApiKey, DeliveryGroup, KeyType, LimitedResource, Provider, SendScopeMode
 from mailkeys.models.keys import live_key_filter
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.common import limited_creation, team_row
-from mailkeys.resolvers.pagination import Page, keyset_page
-from mailkeys.resolvers.validation import clean_name, unique_ids
 from mailkeys.tokens import new_id
+from mailkeys.validation import clean_name, unique_ids
 
 RoutedT = TypeVar("RoutedT", Provider, DeliveryGroup)
 _SCOPE_OF_PREFIX = {"prv": SendScopeMode.PROVIDERS, "dg": SendScopeMode.DELIVERY_GROUPS}

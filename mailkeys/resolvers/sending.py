@@ -25,8 +25,8 @@ from mailkeys.models import (
     SendScopeMode,
 )
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize
-from mailkeys.resolvers.validation import clean_text, email_address, unique_ids
 from mailkeys.tokens import new_id
+from mailkeys.validation import clean_text, email_address, unique_ids
 
 MAX_RECIPIENTS = 50
 MAX_BODY = 1_000_000

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import InvalidInputError, NotFoundError
 from mailkeys.models import LimitedResource, Team, TeamLimit
 from mailkeys.models.limits import count_used
 from mailkeys.models.teams import MAX_LIMIT, team_limits
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.resolvers.keys import IssuedKey, NewKey, insert_key, prepare_key, validate_static
-from mailkeys.resolvers.validation import clean_name
 from mailkeys.tokens import new_id
+from mailkeys.validation import clean_name
 
 FIRST_KEY_PRESET = "root:full"
 

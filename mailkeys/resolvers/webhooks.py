@@ -8,12 +8,12 @@ from tortoise.transactions import in_transaction
 
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import LimitedResource, Webhook
+from mailkeys.models.pagination import Page, keyset_page
 from mailkeys.policy import Actor, authorize
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.resolvers.common import limited_creation, team_row
-from mailkeys.resolvers.pagination import Page, keyset_page
-from mailkeys.resolvers.validation import https_url
 from mailkeys.tokens import new_id, random_base62
+from mailkeys.validation import https_url
 
 EVENTS = frozenset(
     {"email.queued", "email.delivered", "email.bounced", "email.complained", "key.revoked"}

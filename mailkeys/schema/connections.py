@@ -8,7 +8,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 from tortoise.models import Model
 
-from mailkeys.resolvers.pagination import Page
+from mailkeys.models.pagination import Page
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT", bound=Model)

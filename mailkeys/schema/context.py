@@ -1,4 +1,4 @@
-"""The per-request context handed to resolvers, and the per-process services behind it."""
+"""The per-request context handed to the schema's field resolvers."""
 
 from __future__ import annotations
 
@@ -8,25 +8,11 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mailkeys.auth.keys import Authentication
+from mailkeys.auth.services import Services
 from mailkeys.errors import RateLimitedError, ServiceUnavailableError, UnauthenticatedError
 from mailkeys.policy import Actor
-from mailkeys.ratelimit import RateLimiter
-from mailkeys.resolvers.authentication import Authentication, Authenticator
-from mailkeys.resolvers.credentials import CredentialChecker
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.schema.errors import status_wins
-from mailkeys.settings import Settings
-
-
-@dataclass
-class Services:
-    """Long-lived collaborators, built once per process in the app's lifespan."""
-
-    settings: Settings
-    hasher: BoundedHasher
-    authenticator: Authenticator
-    checker: CredentialChecker
-    limiter: RateLimiter
 
 
 @dataclass

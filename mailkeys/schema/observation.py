@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from mailkeys.logs import current_request
+from mailkeys.telemetry.logs import current_request
 
 INVALID = "invalid"
 _META_FIELDS = frozenset({"__typename", "__schema", "__type"})

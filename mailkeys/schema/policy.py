@@ -9,10 +9,10 @@ import strawberry
 
 from mailkeys import models
 from mailkeys.models import PolicyChangeSource
+from mailkeys.models.pagination import page_size
 from mailkeys.policy import impact as policy_impact
 from mailkeys.policy.tables import CaseResult, TableRun
 from mailkeys.resolvers import policy as policy_resolvers
-from mailkeys.resolvers.pagination import page_size
 from mailkeys.schema.connections import After, Connection, Edge, First, PageInfo
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum

@@ -8,8 +8,8 @@ from typing import Annotated
 import strawberry
 
 from mailkeys import models
+from mailkeys.auth.credential_check import CheckProtocol
 from mailkeys.resolvers import sending as sending_resolvers
-from mailkeys.resolvers.credentials import CheckProtocol
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
 

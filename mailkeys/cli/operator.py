@@ -17,16 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from mailkeys.app import command_database
 from mailkeys.errors import InvalidInputError, MailkeysError, NotFoundError
+from mailkeys.http.app import command_database
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, LimitedResource
 from mailkeys.models.database import (
     DatabaseBehindError,
 )
+from mailkeys.models.pagination import MAX_PAGE_SIZE, Page
 from mailkeys.policy import OPERATOR, preset_permissions
 from mailkeys.resolvers import operator as operator_resolvers
 from mailkeys.resolvers import teams as team_resolvers
-from mailkeys.resolvers.pagination import MAX_PAGE_SIZE, Page
 from mailkeys.schema.sdl import schema_sdl
 from mailkeys.settings import Settings
 

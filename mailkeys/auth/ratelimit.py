@@ -16,7 +16,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-log = logging.getLogger("mailkeys.ratelimit")
+log = logging.getLogger("mailkeys.auth.ratelimit")
 
 WINDOW_SECONDS = 60
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mailkeys import metrics
+from mailkeys.telemetry import metrics
 from mailkeys.tokens import SecretHasher
 
 

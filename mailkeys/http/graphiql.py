@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-STATIC = Path(__file__).parent / "static" / "graphiql"
+STATIC = Path(__file__).parent.parent / "static" / "graphiql"
 ASSETS: dict[str, str] = {
     "graphiql.min.js": "text/javascript; charset=utf-8",
     "graphiql.min.css": "text/css; charset=utf-8",

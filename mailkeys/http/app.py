@@ -19,9 +19,16 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from mailkeys import graphiql, policy
+from mailkeys import policy
+from mailkeys.auth.credential_check import CheckProtocol, CredentialChecker
+from mailkeys.auth.hashing import BoundedHasher
+from mailkeys.auth.keys import Authenticator
+from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from mailkeys.auth.services import Services
 from mailkeys.errors import PermissionDeniedError
-from mailkeys.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from mailkeys.http import graphiql
+from mailkeys.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.models.database import (
     DatabaseBehindError,
     connected,
@@ -30,14 +37,9 @@ from mailkeys.models.database import (
     pending_migrations,
     ready_database,
 )
-from mailkeys.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.policy import store as policy_store
-from mailkeys.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
-from mailkeys.resolvers.authentication import Authenticator
-from mailkeys.resolvers.credentials import CheckProtocol, CredentialChecker
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.schema import build_schema
-from mailkeys.schema.context import RequestContext, Services
+from mailkeys.schema.context import RequestContext
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+from mailkeys.telemetry.logs import request_id_var
+
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from mailkeys import metrics
+from mailkeys.auth.keys import Authenticator, FailureBudget, LastUsedRecorder
+from mailkeys.auth.ratelimit import RateLimiter
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import KeyStatus, KeyType, MailboxPassword, MailboxStatus
 from mailkeys.models.key_facts import (
@@ -23,11 +24,10 @@ from mailkeys.models.key_facts import (
 )
 from mailkeys.models.keys import derive_status
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
-from mailkeys.ratelimit import RateLimiter
-from mailkeys.resolvers.authentication import Authenticator, FailureBudget, LastUsedRecorder
-from mailkeys.resolvers.validation import email_address
 from mailkeys.settings import Settings
+from mailkeys.telemetry import metrics
 from mailkeys.tokens import MAILBOX_PREFIX, parse_token, password_id_of
+from mailkeys.validation import email_address
 
 
 class CheckProtocol(StrEnum):

@@ -18,11 +18,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailkeys import metrics
-from mailkeys.logs import RequestRecord, current_request, request_log
 from mailkeys.models import KeyStatus, KeyType
 from mailkeys.models.inventory import PASSWORD_TYPE, credential_inventory
 from mailkeys.settings import Settings
+from mailkeys.telemetry import metrics
+from mailkeys.telemetry.logs import RequestRecord, current_request, request_log
 
 # The outcome code of a request that no GraphQL execution answered, by HTTP status.
 _CODE_OF_STATUS = {

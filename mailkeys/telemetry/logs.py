@@ -44,6 +44,8 @@ class RequestRecord:
 
 
 current_request: ContextVar[RequestRecord | None] = ContextVar("current_request", default=None)
+# The id of the request being served; every log line and audit event of it carries it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def note_credential(

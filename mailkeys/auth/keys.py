@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from mailkeys import metrics
-from mailkeys.logs import note_credential
+from mailkeys.auth.hashing import BoundedHasher
+from mailkeys.auth.ratelimit import RateDecision, RateLimiter
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
 from mailkeys.models.database import is_unavailable
 from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
-from mailkeys.ratelimit import RateDecision, RateLimiter
-from mailkeys.resolvers.hashing import BoundedHasher
 from mailkeys.settings import Settings
+from mailkeys.telemetry import metrics
+from mailkeys.telemetry.logs import note_credential
 from mailkeys.tokens import INFRASTRUCTURE_PREFIX, parse_token
 
 _KIND_OF_TYPE = {

@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from mailkeys.app import command_database
 from mailkeys.errors import (
     DecisionTableBrokenError,
     DecisionTableError,
     PolicyRulesError,
     PolicyVersionConflictError,
 )
+from mailkeys.http.app import command_database
 from mailkeys.policy import OPERATOR, PolicySnapshot, current
 from mailkeys.policy import store as policy_store
 from mailkeys.policy.engine import compile_policy

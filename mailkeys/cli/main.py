@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from mailkeys import cli_operator
-from mailkeys.app import build_hasher, command_database
-from mailkeys.cli_policy import add_policy_commands
-from mailkeys.logs import configure_logging, logging_config
-from mailkeys.metrics import worker_metrics
+from mailkeys.cli import operator as cli_operator
+from mailkeys.cli.policy import add_policy_commands
+from mailkeys.http.app import build_hasher, command_database
 from mailkeys.models import Team
 from mailkeys.models.database import (
     DatabaseBehindError,
@@ -26,6 +24,8 @@ from mailkeys.models.database import (
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers.teams import create_team
 from mailkeys.settings import Settings
+from mailkeys.telemetry.logs import configure_logging, logging_config
+from mailkeys.telemetry.metrics import worker_metrics
 
 
 async def _prepare_database(settings: Settings) -> int:
@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"mailkeys: metrics of {args.workers} workers are aggregated in {metrics_dir}")
         sys.stdout.flush()
         uvicorn.run(
-            "mailkeys.app:create_app",
+            "mailkeys.http.app:create_app",
             factory=True,
             host=args.host,
             port=args.port,

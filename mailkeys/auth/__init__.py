@@ -1,0 +1,1 @@
+"""Who is calling: credentials become one Actor; hashing, caches, rate limits, the gateway check."""

@@ -1,0 +1,1 @@
+"""The HTTP side: the Starlette app, its lifespan, middleware and non-GraphQL routes."""
