@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from mailkeys import clock
 from mailkeys.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 200
@@ -67,7 +68,7 @@ def future_time(field: str, value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise InvalidInputError(field, f"{field} must include a time zone.")
-    if value <= datetime.now(UTC):
+    if value <= clock.now():
         raise InvalidInputError(field, f"{field} must be in the future.")
     return value
 

@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from mailkeys import clock
 from mailkeys.auth.ratelimit import InProcessRateLimiter
+from mailkeys.clock import ManualClock
 from mailkeys.settings import Settings
 from tests.conftest import Gql, TeamHandle, test_settings
 
@@ -35,14 +37,13 @@ async def test_rate_limit_answers_429_with_retry_after(
 
 
 async def test_windows_reset_on_the_minute() -> None:
-    now = [1_000_040.0]  # 20 s into a minute that starts at 1_000_020
-    limiter = InProcessRateLimiter(clock=lambda: now[0])
-
-    first = await limiter.hit("key", 1)
-    second = await limiter.hit("key", 1)
-    now[0] += 40  # the next minute
-    third = await limiter.hit("key", 1)
-    other_key = await limiter.hit("other", 1)
+    limiter = InProcessRateLimiter()
+    with clock.using(ManualClock(1_000_040.0)) as time:  # 20 s into a minute
+        first = await limiter.hit("key", 1)
+        second = await limiter.hit("key", 1)
+        time.advance(40)  # the next minute
+        third = await limiter.hit("key", 1)
+        other_key = await limiter.hit("other", 1)
 
     assert (first.allowed, second.allowed, third.allowed, other_key.allowed) == (
         True, False, True, True,

@@ -8,9 +8,10 @@ address, and an address that failed too often in a minute is refused without loo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
+from mailkeys import clock
 from mailkeys.auth.keys import Authenticator, FailureBudget, LastUsedRecorder
 from mailkeys.auth.ratelimit import RateLimiter
 from mailkeys.errors import InvalidInputError
@@ -112,7 +113,7 @@ class CredentialChecker:
     async def _check(
         self, address: str, secret: str, protocol: CheckProtocol, budget: FailureBudget
     ) -> CheckResult:
-        now = datetime.now(UTC)
+        now = clock.now()
         password_id = password_id_of(secret)
         if password_id is not None:  # a mailbox password: mailbox and password in one read
             mailbox, password = await fetch_mailbox_and_password(address, password_id)

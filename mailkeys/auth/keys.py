@@ -15,9 +15,10 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.ratelimit import RateDecision, RateLimiter
 from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
@@ -131,7 +132,7 @@ class VerifiedTokens:
         if entry is None:
             return False
         verified_hash, verified_at = entry
-        if time.monotonic() - verified_at > self._max_age:
+        if clock.monotonic() - verified_at > self._max_age:
             del self._entries[fingerprint]
             return False
         self._entries.move_to_end(fingerprint)
@@ -139,7 +140,7 @@ class VerifiedTokens:
 
     def add(self, fingerprint: bytes, secret_hash: str) -> None:
         """Remember a successful verification."""
-        self._entries[fingerprint] = (secret_hash, time.monotonic())
+        self._entries[fingerprint] = (secret_hash, clock.monotonic())
         self._entries.move_to_end(fingerprint)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
@@ -168,7 +169,7 @@ class LastUsedRecorder:
         if not self._pending:
             return 0
         ids, self._pending = self._pending, set()
-        await self._model.filter(id__in=list(ids)).update(last_used_at=datetime.now(UTC))
+        await self._model.filter(id__in=list(ids)).update(last_used_at=clock.now())
         return len(ids)
 
 
@@ -249,7 +250,7 @@ class Authenticator:
             return Authentication(actor=None, failure="unknown_key")
         if (parsed.prefix == INFRASTRUCTURE_PREFIX) != (key.type is KeyType.INFRASTRUCTURE):
             return Authentication(actor=None, failure="wrong_prefix")
-        now = datetime.now(UTC)
+        now = clock.now()
         status = key.status_at(now)
         if status is not KeyStatus.ACTIVE:
             return Authentication(actor=None, failure=status.value)

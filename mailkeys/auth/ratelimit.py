@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from mailkeys import clock
 
 log = logging.getLogger("mailkeys.auth.ratelimit")
 
@@ -65,12 +65,11 @@ class InProcessRateLimiter:
 
     _PRUNE_AT = 50_000
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._counters: dict[str, tuple[int, int]] = {}
 
     async def hit(self, key: str, limit: int) -> RateDecision:
-        now = self._clock()
+        now = clock.time()
         window = int(now // WINDOW_SECONDS)
         reset_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
         counted_window, count = self._counters.get(key, (window, 0))
@@ -84,12 +83,12 @@ class InProcessRateLimiter:
         return RateDecision(True, limit, limit - count - 1, reset_after)
 
     async def exceeded(self, key: str, limit: int) -> bool:
-        window = int(self._clock() // WINDOW_SECONDS)
+        window = int(clock.time() // WINDOW_SECONDS)
         counted_window, count = self._counters.get(key, (window, 0))
         return counted_window == window and count >= limit
 
     async def release(self, key: str) -> None:
-        window = int(self._clock() // WINDOW_SECONDS)
+        window = int(clock.time() // WINDOW_SECONDS)
         counted_window, count = self._counters.get(key, (window, 0))
         if counted_window == window and count > 0:
             self._counters[key] = (window, count - 1)
@@ -132,12 +131,10 @@ class RedisRateLimiter:
         self,
         client: Redis,
         fallback: RateLimiter,
-        clock: Callable[[], float] = time.time,
         prefix: str = "mailkeys:rl:",
     ) -> None:
         self._client = client
         self._fallback = fallback
-        self._clock = clock
         self._prefix = prefix
         self._hit = client.register_script(_HIT_SCRIPT)
         self._release = client.register_script(_RELEASE_SCRIPT)
@@ -146,14 +143,14 @@ class RedisRateLimiter:
     @property
     def healthy(self) -> bool:
         """False while Redis is considered down."""
-        return time.monotonic() >= self._down_until
+        return clock.monotonic() >= self._down_until
 
     def _mark_down(self) -> None:
-        self._down_until = time.monotonic() + self._RETRY_AFTER_FAILURE
+        self._down_until = clock.monotonic() + self._RETRY_AFTER_FAILURE
         log.warning("redis unreachable: rate limits fall back to per-process counters")
 
     def _window(self) -> tuple[int, int, float]:
-        now = self._clock()
+        now = clock.time()
         window = int(now // WINDOW_SECONDS)
         return window, max(1, math.ceil((window + 1) * WINDOW_SECONDS - now)), now
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from mailkeys import clock
 from mailkeys.errors import InvalidInputError, MailkeysError, NotFoundError
 from mailkeys.http.app import command_database
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, LimitedResource
@@ -149,7 +150,7 @@ def keys_list(args: argparse.Namespace) -> int:
         )
 
     keys = run(work)
-    now = datetime.now(UTC)
+    now = clock.now()
     if args.json:
         print(json.dumps([key_row(key, now) for key in keys], indent=2))
         return 0

@@ -11,13 +11,13 @@ import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailkeys import clock
 from mailkeys.models import KeyStatus, KeyType
 from mailkeys.models.inventory import PASSWORD_TYPE, credential_inventory
 from mailkeys.settings import Settings
@@ -140,7 +140,7 @@ def metrics_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respon
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="mailkeys"'},
             )
-        inventory = await credential_inventory(datetime.now(UTC))
+        inventory = await credential_inventory(clock.now())
         live = await asyncio.to_thread(metrics.render_live)
         body = live + metrics.render_inventory(inventory.teams, inventory.counts, types, statuses)
         return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -16,11 +16,11 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Protocol
 
 from tortoise.exceptions import IntegrityError, OperationalError
 
+from mailkeys import clock
 from mailkeys.errors import PolicyConfigurationError, PolicyVersionConflictError
 from mailkeys.models import PolicyChangeSource, PolicyVersion
 from mailkeys.policy.decide import current, install_newer
@@ -97,7 +97,7 @@ async def seed(model_text: str, rules_text: str) -> bool:
         await PolicyVersion.create(
             version=1,
             rules=rules_text,
-            created_at=datetime.now(UTC),
+            created_at=clock.now(),
             author=SEED_AUTHOR,
             message="Initial policy from the policy file",
             source=PolicyChangeSource.SEED,
@@ -160,7 +160,7 @@ async def insert_version(
     return await PolicyVersion.create(
         version=snapshot.version,
         rules=normalize_rules_text(rules_text),
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         author=author,
         message=message,
         source=source,

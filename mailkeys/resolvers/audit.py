@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
+from mailkeys import clock
 from mailkeys.errors import MailkeysError
 from mailkeys.models import AuditEvent
 from mailkeys.models.pagination import Page, keyset_page
@@ -32,7 +32,7 @@ async def record_event(
     event = await AuditEvent.create(
         id=new_id("evt"),
         team_id=team_id,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         actor=actor.label,
         action=action,
         target_type=target_type,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import NotFoundError
 from mailkeys.models import LimitedResource
 from mailkeys.models.limits import check_limit, lock_team
@@ -31,5 +31,5 @@ async def limited_creation(team_id: str, resource: LimitedResource) -> AsyncIter
     """A transaction that holds the team's lock and has checked one more `resource` fits."""
     async with in_transaction():
         await lock_team(team_id)
-        await check_limit(team_id, resource, datetime.now(UTC))
+        await check_limit(team_id, resource, clock.now())
         yield

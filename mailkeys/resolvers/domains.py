@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import ConflictError
 from mailkeys.models import Domain, LimitedResource
 from mailkeys.models.pagination import Page, keyset_page
@@ -46,7 +45,7 @@ async def verify_domain(actor: Actor, domain_id: str) -> Domain:
         authorize(actor, "domain.verify")
         domain = await team_row(Domain, actor, domain_id, "Domain")
         if domain.verified_at is None:
-            domain.verified_at = datetime.now(UTC)
+            domain.verified_at = clock.now()
             await domain.save(update_fields=["verified_at"])
             await record_event(actor, "domain.verify", "domain", domain.id, team_id)
     return domain

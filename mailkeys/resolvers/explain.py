@@ -13,8 +13,9 @@ passwords only if they may list them (`mailbox.admin.read`); the operator about 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from mailkeys import clock
 from mailkeys.auth.keys import actor_for_key
 from mailkeys.errors import InvalidInputError, NotFoundError
 from mailkeys.models import (
@@ -260,7 +261,7 @@ async def explain_access(
     resource, target = await _resource(credential.team_id, resource_id)
     _visible(actor, resource.team_id)
     explanation = explain_decision(credential.holder, permission, resource)
-    gates = await _gates(credential, permission, resource, target, datetime.now(UTC))
+    gates = await _gates(credential, permission, resource, target, clock.now())
     return AccessExplanation(
         credential=credential,
         permission=permission,
@@ -302,7 +303,7 @@ async def who_can(
     if resource.team_id != team_id:
         raise NotFoundError("Resource")
     snapshot = current()
-    now = datetime.now(UTC)
+    now = clock.now()
     allowed: list[tuple[Credential, PolicyExplanation]] = []
     for credential in sorted(
         await _team_credentials(team_id, now, _sees_passwords(actor)), key=lambda c: c.id

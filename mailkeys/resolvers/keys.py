@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import (
     ConflictError,
@@ -266,7 +267,7 @@ async def insert_key(
         send_scope_ids=config.send_scope_ids,
         secret_hash=prepared.secret_hash,
         display_token=prepared.token.display,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         created_by=actor.label,
         expires_at=config.expires_at,
         rotated_from_id=rotated_from.id if rotated_from else None,
@@ -297,7 +298,7 @@ async def create_key(actor: Actor, new: NewKey, hasher: BoundedHasher) -> Issued
         prepared = await prepare_key(config, hasher)
         async with in_transaction():
             await lock_team(team_id)
-            await check_limit(team_id, LimitedResource.CREDENTIALS, datetime.now(UTC))
+            await check_limit(team_id, LimitedResource.CREDENTIALS, clock.now())
             key = await insert_key(actor, team_id, prepared)
             await record_event(
                 actor, "key.create", "api_key", key.id, team_id,
@@ -326,7 +327,7 @@ async def rotate_key(
         key = await _team_key(actor, key_id)
         config = KeyConfig.of(key)
         _check_no_escalation(actor, config)
-        now = datetime.now(UTC)
+        now = clock.now()
         grace_end = _grace_end(now, grace_seconds)
         prepared = await prepare_key(config, hasher)
         async with in_transaction():
@@ -360,7 +361,7 @@ async def revoke_key(actor: Actor, key_id: str) -> ApiKey:
 
 async def revoke_now(actor: Actor, key: ApiKey) -> None:
     """Revoke a key the caller was authorized to revoke; call inside a transaction."""
-    now = datetime.now(UTC)
+    now = clock.now()
     if key.revoked_at is None or key.revoked_at > now:
         key.revoked_at = now
         await key.save(update_fields=["revoked_at"])
@@ -393,7 +394,7 @@ def team_keys(
     if type_ is not None:
         query = query.filter(type=type_)
     if status is not None:
-        query = query.filter(status_filter(status, datetime.now(UTC)))
+        query = query.filter(status_filter(status, clock.now()))
     return query
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import (
     ApiKey,
@@ -111,7 +111,7 @@ async def delete_mailbox(actor: Actor, mailbox_id: str) -> Mailbox:
     async with audited(actor, "mailbox.delete", "mailbox", mailbox_id, team_id):
         authorize(actor, "mailbox.admin.delete")
         mailbox = await team_row(Mailbox, actor, mailbox_id, "Mailbox")
-        now = datetime.now(UTC)
+        now = clock.now()
         live = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
         async with in_transaction():
             revoked_keys = await ApiKey.filter(live, mailbox_id=mailbox.id).update(revoked_at=now)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import LimitedResource, Mailbox, MailboxPassword, MailboxStatus
@@ -59,7 +59,7 @@ async def create_password(
                 permissions=permissions,
                 secret_hash=secret_hash,
                 display=f"…{issued.password[-4:]}",
-                created_at=datetime.now(UTC),
+                created_at=clock.now(),
                 created_by=actor.label,
             )
             await record_event(
@@ -86,7 +86,7 @@ async def revoke_password(actor: Actor, password_id: str) -> MailboxPassword:
         authorize(actor, "mailbox.admin.manage")
         row = await team_row(MailboxPassword, actor, password_id, "MailboxPassword")
         if row.revoked_at is None:
-            row.revoked_at = datetime.now(UTC)
+            row.revoked_at = clock.now()
             await row.save(update_fields=["revoked_at"])
             await record_event(
                 actor, "mailbox_password.revoke", "mailbox_password", row.id, team_id

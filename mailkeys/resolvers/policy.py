@@ -15,10 +15,11 @@ import asyncio
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import (
     DecisionTableBrokenError,
     InvalidInputError,
@@ -304,7 +305,7 @@ async def plan_policy(
     if snapshot is None:
         return Plan(None, base.version, proposed_text, problems, added, removed, [], "", None)
     tables, guard_name = _run_tables(settings, snapshot, extra)
-    now = datetime.now(UTC)
+    now = clock.now()
     impact = await compute_impact(await _snapshot_of(settings, base), snapshot, now)
     plan_id = new_id("plan")
     await PolicyPlan.filter(created_at__lt=now - PLAN_LIFETIME).delete()
@@ -347,7 +348,7 @@ async def get_plan(actor: Actor, settings: Settings, plan_id: str) -> Plan:
     base = await _base_row(row.base_version)
     snapshot = await _plan_snapshot(settings, row, row.base_version + 1)
     tables, guard_name = _run_tables(settings, snapshot, None)
-    impact = await compute_impact(await _snapshot_of(settings, base), snapshot, datetime.now(UTC))
+    impact = await compute_impact(await _snapshot_of(settings, base), snapshot, clock.now())
     added, removed = policy_store.diff_rules(base.rules, row.rules)
     return Plan(row.id, base.version, row.rules, [], added, removed, tables, guard_name, impact)
 

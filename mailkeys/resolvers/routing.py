@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import DependentsConflictError, InvalidInputError
 from mailkeys.models import ApiKey, DeliveryGroup, KeyType, LimitedResource, Provider, SendScopeMode
 from mailkeys.models.keys import live_key_filter
@@ -37,7 +37,7 @@ async def dependent_keys(team_id: str, scope_id: str) -> list[ApiKey]:
         )
         names |= {str(group) for group in groups}
     keys = await ApiKey.filter(
-        live_key_filter(datetime.now(UTC)),
+        live_key_filter(clock.now()),
         team_id=team_id,
         type=KeyType.SENDING,
         send_scope_mode__in=[SendScopeMode.PROVIDERS, SendScopeMode.DELIVERY_GROUPS],

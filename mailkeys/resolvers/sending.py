@@ -10,10 +10,10 @@ the queued message. An empty pool is a retryable conflict, never a fallback outs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.errors import ConflictError, InvalidInputError, NoProviderAvailableError
 from mailkeys.models import (
     ApiKey,
@@ -120,7 +120,7 @@ async def send_email(actor: Actor, email: OutgoingEmail) -> Message:
         provider = await Provider.filter(id=chosen.id).select_for_update().first()
         if provider is None:  # deleted meanwhile
             raise NoProviderAvailableError()
-        provider.last_selected_at = datetime.now(UTC)
+        provider.last_selected_at = clock.now()
         await provider.save(update_fields=["last_selected_at"])
         return await Message.create(
             id=new_id("msg"),

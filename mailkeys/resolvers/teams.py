@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import InvalidInputError, NotFoundError
 from mailkeys.models import LimitedResource, Team, TeamLimit
@@ -68,7 +68,7 @@ async def get_team(actor: Actor, team_id: str) -> Team:
 
 async def list_limits(team_id: str) -> list[LimitUsage]:
     """Every limited resource of the team with its use and limit."""
-    now = datetime.now(UTC)
+    now = clock.now()
     limits = await team_limits(team_id)
     return [
         LimitUsage(resource=resource, used=await count_used(team_id, resource, now), limit=limit)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
+from mailkeys import clock, models
 from mailkeys.models import KeyStatus, KeyType, SendScopeMode
 from mailkeys.policy import preset_permissions
 from mailkeys.resolvers import keys as key_resolvers
@@ -99,7 +99,7 @@ class ApiKey:
     def from_model(cls, key: models.ApiKey) -> ApiKey:
         """Convert a stored key (fetched with its mailbox)."""
         mailbox = key.mailbox
-        status = key.status_at(datetime.now(UTC), mailbox.status if mailbox else None)
+        status = key.status_at(clock.now(), mailbox.status if mailbox else None)
         if key.type is KeyType.INFRASTRUCTURE and key.preset:
             permissions = preset_permissions(key.preset)
         else:
