@@ -28,7 +28,7 @@ from mailkeys.http.app import load_policy
 from mailkeys.models import ApiKey
 from mailkeys.models.database import apply_migrations, orm_config
 from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
-from mailkeys.policy.engine import read_text, shipped_model_text, shipped_policy_text
+from mailkeys.policy.files import read_text, shipped_model_text, shipped_policy_text
 from mailkeys.settings import Settings
 
 

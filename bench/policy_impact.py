@@ -31,14 +31,13 @@ from tortoise.fields.data import JSON_DUMPS
 from mailkeys import policy
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy import Actor, CredentialKind
-from mailkeys.policy.engine import (
+from mailkeys.policy.compile import (
     build_snapshot,
     decisions_fingerprint,
     decisions_of,
-    shipped_model_text,
-    shipped_policy_text,
     snapshot_from_decisions,
 )
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.policy.impact import affected_credentials, affected_teams, compute_impact
 from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
 from mailkeys.tokens import SecretHasher

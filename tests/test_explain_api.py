@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from mailkeys import policy
-from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.policy.compile import build_snapshot
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]

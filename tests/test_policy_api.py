@@ -10,7 +10,7 @@ import pytest
 from mailkeys import policy
 from mailkeys.models import AuditEvent
 from mailkeys.policy import store
-from mailkeys.policy.engine import shipped_model_text, shipped_policy_text
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]

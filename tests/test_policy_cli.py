@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailkeys.policy.engine import shipped_policy_text
+from mailkeys.policy.files import shipped_policy_text
 from tests.served import server_env
 
 pytestmark = pytest.mark.process

@@ -7,16 +7,15 @@ import asyncio
 import pytest
 
 from mailkeys.policy import Domain
-from mailkeys.policy.engine import (
-    PolicyLineError,
+from mailkeys.policy.compile import (
     build_snapshot,
     compile_policy,
     decisions_fingerprint,
     decisions_of,
-    shipped_model_text,
-    shipped_policy_text,
     snapshot_from_decisions,
 )
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.policy.validation import PolicyLineError
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()

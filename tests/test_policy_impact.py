@@ -11,12 +11,8 @@ import pytest
 from mailkeys.auth.keys import actor_for_key
 from mailkeys.models import ApiKey, KeyType, Mailbox, MailboxPassword, Team
 from mailkeys.policy import PolicySnapshot, effective_permissions
-from mailkeys.policy.engine import (
-    build_snapshot,
-    parse_policy,
-    shipped_model_text,
-    shipped_policy_text,
-)
+from mailkeys.policy.compile import build_snapshot
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.policy.impact import (
     AffectedCredential,
     AffectedTeam,
@@ -25,6 +21,7 @@ from mailkeys.policy.impact import (
     affected_teams,
     compute_impact,
 )
+from mailkeys.policy.rules import parse_policy
 from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
 
 MODEL = shipped_model_text()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailkeys.policy.engine import shipped_policy_text
+from mailkeys.policy.files import shipped_policy_text
 from tests.conftest import OPERATOR_TOKEN
 from tests.served import serve
 

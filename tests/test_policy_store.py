@@ -12,7 +12,9 @@ from mailkeys import policy
 from mailkeys.errors import PolicyVersionConflictError
 from mailkeys.models import PolicyChangeSource, PolicyVersion
 from mailkeys.policy import store
-from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.policy.compile import build_snapshot
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.policy.rules import diff_rules
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()
@@ -103,7 +105,7 @@ def test_diff_ignores_comments_order_and_spacing() -> None:
     before = "# a\np, root:full, *, team\np2, root:full, Full Access\n"
     after = "p2,root:full,Full Access\n\n# b\np, root:full, key.read, team\n"
 
-    assert store.diff_rules(before, after) == (
+    assert diff_rules(before, after) == (
         ["p, root:full, key.read, team"],
         ["p, root:full, *, team"],
     )

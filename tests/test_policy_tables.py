@@ -8,12 +8,12 @@ import pytest
 
 from mailkeys.errors import DecisionTableError
 from mailkeys.policy import CredentialKind, PolicySnapshot
-from mailkeys.policy.engine import build_snapshot, shipped_model_text, shipped_policy_text
+from mailkeys.policy.compile import build_snapshot
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text, shipped_table_text
 from mailkeys.policy.tables import (
     DecisionTable,
     parse_table,
     run_table,
-    shipped_table_text,
 )
 from mailkeys.policy.vocabulary import (
     MAILBOX_PERMISSIONS,

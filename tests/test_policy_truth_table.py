@@ -16,13 +16,10 @@ from hypothesis import strategies as st
 from mailkeys import policy
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind, Domain, Resource
-from mailkeys.policy.engine import (
-    PolicyLineError,
-    build_snapshot,
-    parse_policy,
-    shipped_model_text,
-    shipped_policy_text,
-)
+from mailkeys.policy.compile import build_snapshot
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.policy.rules import parse_policy
+from mailkeys.policy.validation import PolicyLineError
 from mailkeys.policy.vocabulary import (
     MAILBOX_PERMISSIONS,
     PERMISSION_DOMAIN,

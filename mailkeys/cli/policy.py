@@ -26,7 +26,7 @@ from mailkeys.errors import (
 from mailkeys.http.app import command_database
 from mailkeys.policy import OPERATOR, PolicySnapshot, current
 from mailkeys.policy import store as policy_store
-from mailkeys.policy.engine import compile_policy
+from mailkeys.policy.compile import compile_policy
 from mailkeys.policy.tables import TableRun, parse_table, run_table
 from mailkeys.resolvers import policy as policy_resolvers
 from mailkeys.settings import Settings

@@ -1,6 +1,7 @@
 """The only door to Casbin: decisions, the permission vocabulary, policy loading."""
 
 from mailkeys.policy.actor import GATEWAY, OPERATOR, Actor, Resource
+from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.decide import (
     Evaluation,
     Outcome,
@@ -15,7 +16,7 @@ from mailkeys.policy.decide import (
     preset_permissions,
     role_of,
 )
-from mailkeys.policy.engine import PolicySnapshot, build_snapshot
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import CredentialKind, Domain
 
 __all__ = [

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
 from mailkeys.policy.actor import Actor, Resource
-from mailkeys.policy.engine import Decision, PolicySnapshot
+from mailkeys.policy.snapshot import Decision, PolicySnapshot
 from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
     KIND_ROLES,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.decide import Outcome, current, evaluate
-from mailkeys.policy.engine import PolicySnapshot
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import Domain
 
 

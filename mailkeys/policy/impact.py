@@ -28,7 +28,7 @@ from mailkeys.models import ApiKey, KeyType, MailboxPassword
 from mailkeys.models.keys import live_key_filter
 from mailkeys.policy.actor import Actor
 from mailkeys.policy.decide import can_issue, effective_permissions
-from mailkeys.policy.engine import PolicySnapshot
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS, CredentialKind
 
 PASSWORD_TYPE = "password"  # noqa: S105  # a credential type, not a secret

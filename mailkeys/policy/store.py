@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
@@ -23,18 +22,16 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from mailkeys import clock
 from mailkeys.errors import PolicyConfigurationError, PolicyVersionConflictError
 from mailkeys.models import PolicyChangeSource, PolicyVersion
-from mailkeys.policy.decide import current, install_newer
-from mailkeys.policy.engine import (
-    PolicySnapshot,
+from mailkeys.policy.compile import (
     build_snapshot,
     decisions_fingerprint,
     decisions_of,
-    parse_policy,
-    read_text,
-    shipped_model_text,
-    shipped_policy_text,
     snapshot_from_decisions,
 )
+from mailkeys.policy.decide import current, install_newer
+from mailkeys.policy.files import read_text, shipped_model_text, shipped_policy_text
+from mailkeys.policy.rules import diff_rules, normalize_rules_text
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.settings import Settings
 
 log = logging.getLogger("mailkeys.policy")
@@ -50,18 +47,6 @@ def model_text_for(settings: Settings) -> str:
 def seed_text_for(settings: Settings) -> str:
     """The rules that become version 1 (`MAILKEYS_POLICY_FILE`, else the shipped ones)."""
     return read_text(settings.policy_path, shipped_policy_text())
-
-
-def normalize_rules_text(text: str) -> str:
-    """Rules text as stored: Unix line ends and one final newline."""
-    return "\n".join(text.replace("\r\n", "\n").replace("\r", "\n").splitlines()) + "\n"
-
-
-def diff_rules(before: str, after: str) -> tuple[list[str], list[str]]:
-    """The rules `after` adds to and removes from `before` (comments and order aside)."""
-    old = Counter(str(line) for line in parse_policy(before))
-    new = Counter(str(line) for line in parse_policy(after))
-    return list((new - old).elements()), list((old - new).elements())
 
 
 async def live_version() -> int | None:

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from importlib import resources
 
 from mailkeys.errors import DecisionTableError
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.decide import can_issue, evaluate
-from mailkeys.policy.engine import PolicySnapshot
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, CredentialKind
 
 COLUMNS = ("credential", "preset", "permissions", "mailboxes", "operation", "resource", "expect")
@@ -235,11 +234,3 @@ def run_table(table: DecisionTable, snapshot: PolicySnapshot) -> TableRun:
     """Decide every case of `table` with `snapshot` (no logging: these are not requests)."""
     results = tuple(_decide(case, snapshot) for case in table.cases)
     return TableRun(name=table.name, policy_version=snapshot.version, results=results)
-
-
-SHIPPED_TABLE_NAME = "policy_tests/shipped.csv"
-
-
-def shipped_table_text() -> str:
-    """The shipped presets' table (`policy_tests/shipped.csv` at the repository root)."""
-    return resources.files("mailkeys").joinpath("data/policy_table_shipped.csv").read_text()

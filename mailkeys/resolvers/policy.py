@@ -31,22 +31,20 @@ from mailkeys.models import PolicyChangeSource, PolicyPlan, PolicyVersion
 from mailkeys.models.pagination import page_size
 from mailkeys.policy import Actor, PolicySnapshot, authorize, current, install_newer
 from mailkeys.policy import store as policy_store
-from mailkeys.policy.engine import (
-    canonical_line,
+from mailkeys.policy.compile import (
     compile_policy,
     decisions_fingerprint,
     decisions_of,
-    parse_policy,
     snapshot_from_decisions,
 )
+from mailkeys.policy.files import SHIPPED_TABLE_NAME, shipped_table_text
 from mailkeys.policy.impact import Impact, compute_impact
+from mailkeys.policy.rules import canonical_line, diff_rules, normalize_rules_text
 from mailkeys.policy.tables import (
-    SHIPPED_TABLE_NAME,
     DecisionTable,
     TableRun,
     parse_table,
     run_table,
-    shipped_table_text,
 )
 from mailkeys.resolvers.audit import audited, record_event
 from mailkeys.settings import Settings
@@ -198,7 +196,7 @@ def _check_rules_size(field_name: str, text: str) -> str:
         raise InvalidInputError(
             field_name, f"{field_name} must be at most {MAX_RULES_BYTES} bytes."
         )
-    return policy_store.normalize_rules_text(text)
+    return normalize_rules_text(text)
 
 
 def _clean_message(message: str | None, default: str | None = None) -> str:
@@ -226,7 +224,7 @@ def apply_changes(base_text: str, changes: RuleChanges) -> str:
                 f"changes.remove[{index}]", f"'{wanted}' is not a rule of the base version."
             )
     additions = [canonical_line(addition) for addition in changes.add if addition.strip()]
-    return policy_store.normalize_rules_text("\n".join([*lines, *additions]))
+    return normalize_rules_text("\n".join([*lines, *additions]))
 
 
 async def _compile(
@@ -301,7 +299,7 @@ async def plan_policy(
     else:
         proposed_text = apply_changes(base.rules, changes or RuleChanges())
     snapshot, problems = await _compile(settings, proposed_text, base.version + 1)
-    added, removed = policy_store.diff_rules(base.rules, proposed_text)
+    added, removed = diff_rules(base.rules, proposed_text)
     if snapshot is None:
         return Plan(None, base.version, proposed_text, problems, added, removed, [], "", None)
     tables, guard_name = _run_tables(settings, snapshot, extra)
@@ -349,7 +347,7 @@ async def get_plan(actor: Actor, settings: Settings, plan_id: str) -> Plan:
     snapshot = await _plan_snapshot(settings, row, row.base_version + 1)
     tables, guard_name = _run_tables(settings, snapshot, None)
     impact = await compute_impact(await _snapshot_of(settings, base), snapshot, clock.now())
-    added, removed = policy_store.diff_rules(base.rules, row.rules)
+    added, removed = diff_rules(base.rules, row.rules)
     return Plan(row.id, base.version, row.rules, [], added, removed, tables, guard_name, impact)
 
 
@@ -508,8 +506,3 @@ async def rollback_policy(
             rules_text=old.rules, snapshot=None, expected_version=expected,
             message=text, force=force, details={"rolled_back_to": version},
         )  # fmt: skip
-
-
-def rules_of(text: str) -> list[str]:
-    """Rules text as Casbin CSV lines, comments left out."""
-    return [str(line) for line in parse_policy(text)]

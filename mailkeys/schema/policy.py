@@ -11,6 +11,7 @@ from mailkeys import models
 from mailkeys.models import PolicyChangeSource
 from mailkeys.models.pagination import page_size
 from mailkeys.policy import impact as policy_impact
+from mailkeys.policy.rules import rules_of
 from mailkeys.policy.tables import CaseResult, TableRun
 from mailkeys.resolvers import policy as policy_resolvers
 from mailkeys.schema.connections import After, Connection, Edge, First, PageInfo
@@ -50,7 +51,7 @@ class PolicyVersion:
         """Convert a stored version."""
         return cls(
             version=row.version,
-            rules=policy_resolvers.rules_of(row.rules),
+            rules=rules_of(row.rules),
             text=row.rules,
             author=row.author,
             created_at=row.created_at,
@@ -297,7 +298,7 @@ class PolicyPlan:
             problems=[
                 PolicyRuleProblem(line=p.line, reason=p.reason, text=p.text) for p in plan.problems
             ],
-            rules=policy_resolvers.rules_of(plan.rules_text),
+            rules=rules_of(plan.rules_text),
             added=plan.added,
             removed=plan.removed,
             tables=[DecisionTableResult.of(run) for run in plan.tables],
@@ -378,7 +379,7 @@ class PolicyQueries:
         return Policy(
             version=row.version,
             loaded_version=live.loaded_version,
-            rules=policy_resolvers.rules_of(row.rules),
+            rules=rules_of(row.rules),
             text=row.rules,
             author=row.author,
             created_at=row.created_at,
