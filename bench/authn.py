@@ -1,10 +1,11 @@
 """Cold and warm authentication of one key, in-process, with the default argon2 parameters.
 
 Run as `python -m bench.authn --db PATH`. The services are wired exactly as the app wires
-them (`mailkeys.http.app.build_services`) from `Settings()` defaults; only the database file and
-the rate limit (so that repeated calls are not refused) are set. The key is made by the real
-`create_team` resolver. Cold is the first `authenticate()` of the token in this process, which
-pays one argon2 verification; warm is the median of repeated calls, which must hit the cache.
+them (`mailkeys.auth.services.build_services`) from `Settings()` defaults; only the database
+file and the rate limit (so that repeated calls are not refused) are set. The key is made by
+the real `create_team` resolver. Cold is the first `authenticate()` of the token in this
+process, which pays one argon2 verification; warm is the median of repeated calls, which must
+hit the cache.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from tortoise import Tortoise
 
 from bench.common import emit, median
 from bench.keys_db import database_url
-from mailkeys.http.app import build_services, load_policy
+from mailkeys.auth.services import build_services
 from mailkeys.models import Team
 from mailkeys.models.database import apply_migrations, orm_config
 from mailkeys.policy import OPERATOR
+from mailkeys.resolvers.policy_versions import install_live_policy
 from mailkeys.resolvers.teams import create_team
 from mailkeys.settings import Argon2Parameters, Settings
 from mailkeys.tokens import SecretHasher, checksum
@@ -43,7 +45,7 @@ async def measure(url: str, repeats: int) -> dict[str, Any]:
     await Tortoise.init(config=orm_config(settings))
     try:
         await apply_migrations()
-        await load_policy(settings)
+        await install_live_policy(settings)
         services = build_services(settings)
         created = await create_team(OPERATOR, "bench-authn", services.hasher)
         token = created.key.secret

@@ -24,11 +24,11 @@ from bench.keys_db import database_url
 from mailkeys import policy
 from mailkeys.auth.keys import actor_for_key
 from mailkeys.errors import PermissionDeniedError
-from mailkeys.http.app import load_policy
 from mailkeys.models import ApiKey
 from mailkeys.models.database import apply_migrations, orm_config
 from mailkeys.models.key_facts import KeyFacts, fetch_key_facts
 from mailkeys.policy.files import read_text, shipped_model_text, shipped_policy_text
+from mailkeys.resolvers.policy_versions import install_live_policy
 from mailkeys.settings import Settings
 
 
@@ -92,7 +92,7 @@ async def measure(url: str, decisions: int, lookups: int) -> dict[str, Any]:
     await apply_migrations()
     orm_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    await load_policy(settings)
+    await install_live_policy(settings)
     policy_seconds = time.perf_counter() - started
     gc.collect()
     rss_loaded = rss_kib()

@@ -38,8 +38,8 @@ from mailkeys.policy.compile import (
     snapshot_from_decisions,
 )
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
-from mailkeys.policy.impact import affected_credentials, affected_teams, compute_impact
 from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
+from mailkeys.resolvers.policy_plans import affected_credentials, affected_teams, impact_of
 from mailkeys.tokens import SecretHasher
 
 T = TypeVar("T")
@@ -164,10 +164,9 @@ async def run(path: Path, teams: int, keys_per_team: int) -> None:
             proposed = await asyncio.to_thread(build_snapshot, MODEL, rules, 2)
             print(f"  {'build the proposed snapshot (Casbin)':<44} "
                   f"{time.perf_counter() - started:8.2f} s")  # fmt: skip
-            now = datetime.now(UTC)
             impact = await timed(
                 "impact summary (GROUP BY, distinct teams)",
-                lambda: compute_impact(live, proposed, now),  # noqa: B023
+                lambda: impact_of(live, proposed),  # noqa: B023
             )
             first = await timed(
                 "first page of 100 affected credentials",

@@ -80,3 +80,12 @@ def unique_ids(field: str, values: list[str] | None) -> list[str] | None:
     if len(values) > 100:
         raise InvalidInputError(field, f"{field} takes at most 100 ids.")
     return list(dict.fromkeys(values))
+
+
+# Our ids: a short prefix, an underscore and base62 (`mbx_4fZ...`), or a bare key id.
+_RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
+def is_resource_id(value: str) -> bool:
+    """True if `value` could be an id we issued; anything else names nothing (no query)."""
+    return _RESOURCE_ID_RE.fullmatch(value) is not None

@@ -9,8 +9,9 @@ import pytest
 
 from mailkeys import policy
 from mailkeys.models import AuditEvent
-from mailkeys.policy import store
+from mailkeys.models import policy as stored
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.resolvers.policy_versions import seed_policy
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
@@ -68,7 +69,7 @@ mutation { apiKeyCreate(input: {type: INFRASTRUCTURE, preset: "root:readonly"}) 
 @pytest.fixture
 async def seeded(db: None) -> None:
     """The database holds the shipped policy as version 1, as after a first start."""
-    await store.seed(shipped_model_text(), SHIPPED)
+    await seed_policy(shipped_model_text(), SHIPPED)
 
 
 async def plan(gql: Gql, **plan_input: Any) -> dict[str, Any]:
@@ -319,7 +320,7 @@ async def test_bad_rules_are_refused_naming_the_line(seeded: None, gql: Gql) -> 
     assert error["message"].startswith(f"line {line}: ")
     assert "key.destroy" in error["message"]
     assert error["extensions"]["problems"][0]["line"] == line
-    assert await store.live_version() == 1  # nothing half-applied
+    assert await stored.live_version() == 1  # nothing half-applied
 
 
 async def test_apply_refuses_when_the_live_version_moved(seeded: None, gql: Gql) -> None:
@@ -333,7 +334,7 @@ async def test_apply_refuses_when_the_live_version_moved(seeded: None, gql: Gql)
         assert refused.codes == ["CONFLICT"]
         assert refused.errors[0]["extensions"]["reason"] == "POLICY_VERSION_MOVED"
         assert refused.errors[0]["extensions"]["liveVersion"] == 2
-    assert await store.live_version() == 2
+    assert await stored.live_version() == 2
 
 
 @pytest.mark.parametrize(

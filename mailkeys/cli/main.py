@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from mailkeys.auth.services import build_hasher
 from mailkeys.cli import operator as cli_operator
+from mailkeys.cli.database import command_database
 from mailkeys.cli.policy import add_policy_commands
-from mailkeys.http.app import build_hasher, command_database
 from mailkeys.models import Team
 from mailkeys.models.database import (
     DatabaseBehindError,

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from mailkeys import clock
+from mailkeys.cli.database import command_database
 from mailkeys.errors import InvalidInputError, MailkeysError, NotFoundError
-from mailkeys.http.app import command_database
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, LimitedResource
 from mailkeys.models.database import (
     DatabaseBehindError,
 )
-from mailkeys.models.pagination import MAX_PAGE_SIZE, Page
+from mailkeys.pages import MAX_PAGE_SIZE, Page
 from mailkeys.policy import OPERATOR, preset_permissions
 from mailkeys.resolvers import operator as operator_resolvers
 from mailkeys.resolvers import teams as team_resolvers
@@ -81,7 +81,7 @@ async def fetch_all(
     try:
         while True:
             page = await fetch_page(after)
-            rows.extend(page.rows)
+            rows.extend(page.items)
             total = page.total_count if limit is None else min(limit, page.total_count)
             several_pages = several_pages or page.has_next_page
             if several_pages:
@@ -230,7 +230,7 @@ def team_limits(args: argparse.Namespace) -> int:
         team = await team_resolvers.get_team(OPERATOR, args.team)
         for resource, limit in changes:
             await team_resolvers.update_team_limit(OPERATOR, team.id, resource, limit)
-        return await team_resolvers.list_limits(team.id)
+        return await team_resolvers.list_limits(OPERATOR, team.id)
 
     usages = run(work)
     rows = [[u.resource.value, str(u.used), str(u.limit)] for u in usages]

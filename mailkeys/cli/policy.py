@@ -17,18 +17,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from mailkeys.cli.database import command_database
 from mailkeys.errors import (
     DecisionTableBrokenError,
     DecisionTableError,
     PolicyRulesError,
     PolicyVersionConflictError,
 )
-from mailkeys.http.app import command_database
 from mailkeys.policy import OPERATOR, PolicySnapshot, current
-from mailkeys.policy import store as policy_store
 from mailkeys.policy.compile import compile_policy
 from mailkeys.policy.tables import TableRun, parse_table, run_table
-from mailkeys.resolvers import policy as policy_resolvers
+from mailkeys.resolvers import policy_changes, policy_plans, policy_versions
 from mailkeys.settings import Settings
 
 T = TypeVar("T")
@@ -58,7 +57,7 @@ def export(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
 
     async def live() -> tuple[int, str]:
-        row = await policy_store.live_row()
+        row = (await policy_versions.read_policy(OPERATOR)).version
         return row.version, row.rules
 
     version, text = asyncio.run(_with_database(settings, live))
@@ -88,11 +87,11 @@ def import_(args: argparse.Namespace) -> int:
     if text is None:
         return UNREADABLE
 
-    async def plan() -> policy_resolvers.Plan:
-        return await policy_resolvers.plan_policy(OPERATOR, settings, rules=text)
+    async def plan() -> policy_plans.Plan:
+        return await policy_plans.plan_policy(OPERATOR, settings, rules=text)
 
-    async def store() -> policy_resolvers.AppliedPolicy:
-        return await policy_resolvers.import_policy(
+    async def store() -> policy_changes.AppliedPolicy:
+        return await policy_changes.import_policy(
             OPERATOR,
             settings,
             rules=text,
@@ -134,7 +133,7 @@ def import_(args: argparse.Namespace) -> int:
     return OK
 
 
-def _report_plan(path: str, planned: policy_resolvers.Plan) -> int:
+def _report_plan(path: str, planned: policy_plans.Plan) -> int:
     if not planned.valid:
         for problem in planned.problems:
             _err(f"{path}:{problem.line}: {problem.reason}")
@@ -173,7 +172,7 @@ def test(args: argparse.Namespace) -> int:
         rules = _read(args.rules)
         if rules is None:
             return UNREADABLE
-        model_text = policy_store.model_text_for(settings)
+        model_text = policy_versions.model_text_for(settings)
         snapshot, problems = compile_policy(model_text, rules, version=0)
         if snapshot is None:
             for problem in problems:

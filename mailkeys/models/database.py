@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 from tortoise import Tortoise
-from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.executor import MigrationExecutor
 
+from mailkeys.outages import is_unavailable
 from mailkeys.settings import Settings
+
+__all__ = ["is_unavailable"]  # re-exported: storage callers ask here
 
 MODEL_MODULES = ["mailkeys.models"]
 MIGRATIONS_MODULE = "mailkeys.migrations"
@@ -97,29 +98,3 @@ class DatabaseBehindError(RuntimeError):
             f"({', '.join(pending)}). Run `mailkeys migrate` first."
         )
         self.pending = pending
-
-
-_UNAVAILABLE = (
-    DBConnectionError,
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """True if `error` (or what caused it) means the database is unreachable right now.
-
-    Tortoise wraps driver errors in its own OperationalError, so the chain is walked.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, _UNAVAILABLE):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False

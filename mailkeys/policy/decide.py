@@ -1,16 +1,21 @@
-"""The one door to authorization: every operation asks `authorize()` (STYLE, SPEC §7)."""
+"""Decisions: may this actor exercise this permission on this resource, under the policy?
+
+`authorize` decides, observes and raises; `evaluate` and `is_allowed` decide quietly (for
+probes, tables and explanations). Rows are loaded and authorized together by `door.py`.
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailkeys.errors import NotFoundError, PermissionDeniedError, PolicyConfigurationError
+from mailkeys.errors import NotFoundError, PermissionDeniedError
 from mailkeys.policy.actor import Actor, Resource
+from mailkeys.policy.installed import current
 from mailkeys.policy.snapshot import Decision, PolicySnapshot
 from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
@@ -26,38 +31,6 @@ from mailkeys.telemetry.logs import request_id_var
 
 decision_log = logging.getLogger("mailkeys.decisions")
 _NO_DECISION = Decision(allowed=False, matched_rule=None)
-
-
-class _Current:
-    """The snapshot in use; replaced whole, so a decision never sees a half-loaded policy."""
-
-    snapshot: PolicySnapshot | None = None
-
-
-def install(snapshot: PolicySnapshot) -> None:
-    """Make `snapshot` the policy every following decision uses."""
-    _Current.snapshot = snapshot
-
-
-def install_newer(snapshot: PolicySnapshot) -> bool:
-    """Install `snapshot` unless a snapshot of the same or a later version is installed.
-
-    Versions only grow (a rollback is a new version), so a reload that read the database
-    before a concurrent apply cannot put the older policy back.
-    """
-    installed = _Current.snapshot
-    if installed is not None and installed.version >= snapshot.version:
-        return False
-    _Current.snapshot = snapshot
-    return True
-
-
-def current() -> PolicySnapshot:
-    """The policy in use; an unloaded policy is a configuration fault, never a silent deny."""
-    snapshot = _Current.snapshot
-    if snapshot is None:
-        raise PolicyConfigurationError("the policy is not loaded")
-    return snapshot
 
 
 _FIXED_ROLES: dict[CredentialKind, str] = {
@@ -119,10 +92,8 @@ def _holds(actor: Actor, permission: str, domain: Domain, snapshot: PolicySnapsh
     role = role_of(actor)
     if role is None or not snapshot.decide(role, permission, domain).allowed:
         return False
-    if actor.kind in KIND_ROLES:
-        # a mailbox-class credential uses only the permissions listed on it
-        return permission in actor.permissions
-    return True
+    # a credential that lists its permissions uses only those
+    return not actor.lists_permissions or permission in actor.permissions
 
 
 def _judge(
@@ -134,13 +105,13 @@ def _judge(
     decision = (
         snapshot.table.get((role, permission, domain), _NO_DECISION) if role else _NO_DECISION
     )
-    if actor.team_id is not None and resource.team_id != actor.team_id:
+    if not actor.is_operator and resource.team_id != actor.team_id:
         return _NOT_FOUND, domain, role, decision
     if role is None:
         return _NO_ROLE, domain, role, decision
     if not decision.allowed:
         return _POLICY_DENIES, domain, role, decision
-    if actor.kind in KIND_ROLES and permission not in actor.permissions:
+    if actor.lists_permissions and permission not in actor.permissions:
         return _NOT_LISTED, domain, role, decision
     if (
         domain is _MAILBOX
@@ -172,12 +143,24 @@ def evaluate(
 
 
 def is_allowed(actor: Actor, permission: str, resource: Resource | None = None) -> bool:
-    """The decision without raising; see `authorize`."""
-    try:
-        authorize(actor, permission, resource)
-    except PermissionDeniedError:
-        return False
-    return True
+    """The decision `authorize` makes, as a yes/no probe: nothing is logged or counted."""
+    snapshot = current()
+    outcome, _, _, _ = _judge(actor, permission, resource or Resource(actor.team_id), snapshot)
+    return outcome is _ALLOWED
+
+
+def authorize_any(
+    actor: Actor, permissions: Sequence[str], resource: Resource | None = None
+) -> str:
+    """Allow if any of `permissions` is allowed (returns it); else refuse as `authorize` does
+    for the last one, the narrowest: `("mailbox.admin.read", "mailbox.read")`.
+    """
+    *broader, last = permissions
+    for permission in broader:
+        if is_allowed(actor, permission, resource):
+            return permission
+    authorize(actor, last, resource)
+    return last
 
 
 def authorize(actor: Actor, permission: str, resource: Resource | None = None) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailkeys.policy.actor import Actor, Resource
-from mailkeys.policy.decide import Outcome, current, evaluate
+from mailkeys.policy.decide import Outcome, evaluate
+from mailkeys.policy.installed import current
 from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import Domain
 

@@ -52,6 +52,7 @@ MAILBOX_PERMISSIONS: tuple[str, ...] = (
 
 PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.team.create",
+    "platform.team.read",
     "platform.team.limits.update",
     "platform.policy.read",
     "platform.policy.update",

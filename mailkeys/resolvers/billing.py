@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.transactions import in_transaction
-
 from mailkeys.models import BillingProfile
-from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.audit import audited, record_event
+from mailkeys.policy import Actor, team_for
+from mailkeys.resolvers.changes import Action, change
 from mailkeys.validation import clean_name, clean_text, email_address
+
+UPDATE = Action("billing.update", "billing.update", "team")
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,15 @@ class BillingChanges:
 
 async def get_billing_profile(actor: Actor) -> BillingProfile:
     """The team's billing profile (an empty one until first updated)."""
-    authorize(actor, "billing.read")
-    profile = await BillingProfile.filter(team_id=actor.team_id).first()
-    return profile or BillingProfile(team_id=actor.team_id)
+    team_id = team_for(actor, "billing.read")
+    profile = await BillingProfile.filter(team_id=team_id).first()
+    return profile or BillingProfile(team_id=team_id)
 
 
 async def update_billing_profile(actor: Actor, changes: BillingChanges) -> BillingProfile:
     """Change the billing profile."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "billing.update", "team", team_id, team_id), in_transaction():
-        authorize(actor, "billing.update")
-        profile, _ = await BillingProfile.get_or_create(team_id=team_id)
+    async with change(actor, UPDATE, actor.team_id) as attempt, attempt.transaction():
+        profile, _ = await BillingProfile.get_or_create(team_id=attempt.team)
         if changes.company is not None:
             profile.company = clean_name("company", changes.company)
         if changes.email is not None:
@@ -44,5 +42,5 @@ async def update_billing_profile(actor: Actor, changes: BillingChanges) -> Billi
         if changes.tax_id is not None:
             profile.tax_id = clean_name("taxId", changes.tax_id)
         await profile.save()
-        await record_event(actor, "billing.update", "team", team_id, team_id)
+        await attempt.succeeded(attempt.team)
     return profile

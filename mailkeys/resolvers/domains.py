@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
 from mailkeys import clock
 from mailkeys.errors import ConflictError
 from mailkeys.models import Domain, LimitedResource
-from mailkeys.models.pagination import Page, keyset_page
-from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.common import limited_creation, team_row
+from mailkeys.models.pagination import keyset_page
+from mailkeys.pages import Page
+from mailkeys.policy import Actor, team_for
+from mailkeys.resolvers.changes import Action, change
 from mailkeys.tokens import new_id, random_base62
 from mailkeys.validation import domain_name
+
+CREATE = Action("domain.create", "domain.create", "domain")
+VERIFY = Action("domain.verify", "domain.verify", "domain")
+DELETE = Action("domain.delete", "domain.delete", "domain")
 
 
 async def create_domain(actor: Actor, name: str) -> Domain:
     """Add a domain (limit: domains); it must then be verified through its DNS record."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "domain.create", "domain", None, team_id):
-        authorize(actor, "domain.create")
+    async with change(actor, CREATE) as attempt:
         name = domain_name("name", name)
-        async with limited_creation(team_id, LimitedResource.DOMAINS):
-            if await Domain.filter(team_id=team_id, name=name).exists():
+        async with attempt.limited(LimitedResource.DOMAINS):
+            if await Domain.filter(team_id=attempt.team, name=name).exists():
                 raise ConflictError("The team already has this domain.")
             domain = await Domain.create(
                 id=new_id("dom"),
-                team_id=team_id,
+                team_id=attempt.team,
                 name=name,
                 verification_record=f"mailkeys-verify={random_base62(32)}",
             )
-            await record_event(actor, "domain.create", "domain", domain.id, team_id)
+            await attempt.succeeded(domain.id)
     return domain
 
 
@@ -40,29 +40,25 @@ async def verify_domain(actor: Actor, domain_id: str) -> Domain:
     The DNS lookup of `verification_record` belongs to the platform's DNS service, outside
     this service; here verification records who verified it and when.
     """
-    team_id = str(actor.team_id)
-    async with audited(actor, "domain.verify", "domain", domain_id, team_id), in_transaction():
-        authorize(actor, "domain.verify")
-        domain = await team_row(Domain, actor, domain_id, "Domain")
+    async with change(actor, VERIFY, domain_id) as attempt, attempt.transaction():
+        domain = await attempt.load(Domain, domain_id)
         if domain.verified_at is None:
             domain.verified_at = clock.now()
             await domain.save(update_fields=["verified_at"])
-            await record_event(actor, "domain.verify", "domain", domain.id, team_id)
+            await attempt.succeeded(domain.id)
     return domain
 
 
 async def delete_domain(actor: Actor, domain_id: str) -> Domain:
     """Remove a domain."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "domain.delete", "domain", domain_id, team_id), in_transaction():
-        authorize(actor, "domain.delete")
-        domain = await team_row(Domain, actor, domain_id, "Domain")
+    async with change(actor, DELETE, domain_id) as attempt, attempt.transaction():
+        domain = await attempt.load(Domain, domain_id)
         await domain.delete()
-        await record_event(actor, "domain.delete", "domain", domain.id, team_id)
+        await attempt.succeeded(domain.id)
     return domain
 
 
 async def list_domains(actor: Actor, first: int | None, after: str | None) -> Page[Domain]:
     """The team's domains, newest first."""
-    authorize(actor, "domain.read")
-    return await keyset_page(Domain.filter(team_id=actor.team_id), first, after)
+    team_id = team_for(actor, "domain.read")
+    return await keyset_page(Domain.filter(team_id=team_id), first, after)

@@ -28,7 +28,7 @@ from mailkeys.models import (
     Team,
 )
 from mailkeys.models.keys import live_key_filter
-from mailkeys.models.pagination import page_size
+from mailkeys.pages import page_size
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current, is_allowed
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain

@@ -9,21 +9,14 @@ each revocation is audited with the operator as its actor. The `mailkeys` comman
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
-from mailkeys.errors import NotFoundError
 from mailkeys.models import ApiKey, AuditEvent, KeyStatus, KeyType, Team
-from mailkeys.models.pagination import Page, keyset_page
-from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.audit import audited
-from mailkeys.resolvers.keys import revoke_now, team_keys
+from mailkeys.models.pagination import keyset_page
+from mailkeys.pages import Page
+from mailkeys.policy import Actor, load_for
+from mailkeys.resolvers.changes import Action, change
+from mailkeys.resolvers.keys import WITH_MAILBOX, revoke_now, team_keys
 
-
-async def _team(team_id: str) -> Team:
-    team = await Team.filter(id=team_id).first()
-    if team is None:
-        raise NotFoundError("Team")
-    return team
+REVOKE_ANY = Action("key.revoke", "platform.key.revoke", "api_key")
 
 
 async def list_team_keys(
@@ -35,26 +28,21 @@ async def list_team_keys(
     status: KeyStatus | None = None,
 ) -> Page[ApiKey]:
     """Any team's keys, newest first; needs `platform.key.read`."""
-    authorize(actor, "platform.key.read")
-    await _team(team_id)
-    return await keyset_page(team_keys(team_id, type_, status), first, after)
+    team = await load_for(actor, "platform.key.read", Team, team_id)
+    return await keyset_page(team_keys(team.id, type_, status), first, after)
 
 
 async def list_team_events(
     actor: Actor, team_id: str, first: int | None, after: str | None
 ) -> Page[AuditEvent]:
     """Any team's audit trail, newest first; needs `platform.audit.read`."""
-    authorize(actor, "platform.audit.read")
-    await _team(team_id)
-    return await keyset_page(AuditEvent.filter(team_id=team_id), first, after)
+    team = await load_for(actor, "platform.audit.read", Team, team_id)
+    return await keyset_page(AuditEvent.filter(team_id=team.id), first, after)
 
 
 async def revoke_any_key(actor: Actor, key_id: str) -> ApiKey:
     """Revoke any team's key now (idempotent); needs `platform.key.revoke`."""
-    authorize(actor, "platform.key.revoke")
-    key = await ApiKey.filter(id=key_id).select_related("mailbox").first()
-    if key is None:
-        raise NotFoundError("ApiKey")
-    async with audited(actor, "key.revoke", "api_key", key.id, key.team_id), in_transaction():
-        await revoke_now(actor, key)
+    async with change(actor, REVOKE_ANY, key_id) as attempt, attempt.transaction():
+        key = await attempt.load(ApiKey, key_id, WITH_MAILBOX)
+        await revoke_now(attempt, key)
     return key

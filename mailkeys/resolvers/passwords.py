@@ -1,21 +1,21 @@
-"""Mailbox passwords: one per device or app, shown once, revocable one by one (SPEC §5)."""
+"""Mailbox passwords: one per device or app, shown once, revocable one by one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tortoise.transactions import in_transaction
-
 from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import LimitedResource, Mailbox, MailboxPassword, MailboxStatus
-from mailkeys.policy import Actor, CredentialKind, authorize, can_issue, current
+from mailkeys.policy import Actor, CredentialKind, can_issue, current, load_for
 from mailkeys.policy.vocabulary import KIND_ROLES, MAILBOX_PERMISSIONS, Domain
-from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.common import limited_creation, team_row
+from mailkeys.resolvers.changes import Action, change
 from mailkeys.tokens import issue_password
 from mailkeys.validation import clean_name
+
+CREATE = Action("mailbox_password.create", "mailbox.admin.manage", "mailbox_password")
+REVOKE = Action("mailbox_password.revoke", "mailbox.admin.manage", "mailbox_password")
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,9 @@ async def create_password(
     actor: Actor, mailbox_id: str, app_name: str, hasher: BoundedHasher
 ) -> IssuedMailboxPassword:
     """Issue a password for an app on an active mailbox; counts as one active credential."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "mailbox_password.create", "mailbox", mailbox_id, team_id):
-        authorize(actor, "mailbox.admin.manage")
+    async with change(actor, CREATE) as attempt:
         name = clean_name("appName", app_name, required=True)
-        mailbox = await team_row(Mailbox, actor, mailbox_id, "Mailbox")
+        mailbox = await attempt.load(Mailbox, mailbox_id)
         if mailbox.status is not MailboxStatus.ACTIVE:
             raise ConflictError("The mailbox is suspended; resume it before adding passwords.")
         permissions = password_permissions()
@@ -50,10 +48,10 @@ async def create_password(
             raise PermissionDeniedError("mailbox.admin.manage")
         issued = issue_password()
         secret_hash = await hasher.hash(issued.password)
-        async with limited_creation(team_id, LimitedResource.CREDENTIALS):
+        async with attempt.limited(LimitedResource.CREDENTIALS):
             row = await MailboxPassword.create(
                 id=issued.password_id,
-                team_id=team_id,
+                team_id=mailbox.team_id,
                 mailbox_id=mailbox.id,
                 app_name=name,
                 permissions=permissions,
@@ -62,33 +60,22 @@ async def create_password(
                 created_at=clock.now(),
                 created_by=actor.label,
             )
-            await record_event(
-                actor, "mailbox_password.create", "mailbox_password", row.id, team_id,
-                details={"mailbox": mailbox.id, "app": name},
-            )  # fmt: skip
+            await attempt.succeeded(row.id, {"mailbox": mailbox.id, "app": name})
     return IssuedMailboxPassword(row=row, mailbox=mailbox, password=issued.password)
 
 
 async def list_passwords(actor: Actor, mailbox_id: str) -> list[MailboxPassword]:
     """The mailbox's passwords with their last use, newest first; no secrets."""
-    authorize(actor, "mailbox.admin.read")
-    mailbox = await team_row(Mailbox, actor, mailbox_id, "Mailbox")
+    mailbox = await load_for(actor, "mailbox.admin.read", Mailbox, mailbox_id)
     return await MailboxPassword.filter(mailbox_id=mailbox.id).order_by("-created_at")
 
 
 async def revoke_password(actor: Actor, password_id: str) -> MailboxPassword:
     """Revoke one password now (idempotent)."""
-    team_id = str(actor.team_id)
-    async with (
-        audited(actor, "mailbox_password.revoke", "mailbox_password", password_id, team_id),
-        in_transaction(),
-    ):
-        authorize(actor, "mailbox.admin.manage")
-        row = await team_row(MailboxPassword, actor, password_id, "MailboxPassword")
+    async with change(actor, REVOKE, password_id) as attempt, attempt.transaction():
+        row = await attempt.load(MailboxPassword, password_id)
         if row.revoked_at is None:
             row.revoked_at = clock.now()
             await row.save(update_fields=["revoked_at"])
-            await record_event(
-                actor, "mailbox_password.revoke", "mailbox_password", row.id, team_id
-            )
+            await attempt.succeeded(row.id)
     return row

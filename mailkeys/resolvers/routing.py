@@ -4,58 +4,33 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from tortoise.transactions import in_transaction
-
-from mailkeys import clock
 from mailkeys.errors import DependentsConflictError, InvalidInputError
-from mailkeys.models import ApiKey, DeliveryGroup, KeyType, LimitedResource, Provider, SendScopeMode
-from mailkeys.models.keys import live_key_filter
-from mailkeys.models.pagination import Page, keyset_page
-from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.common import limited_creation, team_row
+from mailkeys.models import ApiKey, DeliveryGroup, LimitedResource, Provider
+from mailkeys.models.pagination import keyset_page
+from mailkeys.models.routing import dependent_keys
+from mailkeys.pages import Page
+from mailkeys.policy import Actor, load_for, team_for
+from mailkeys.resolvers.changes import Action, change
 from mailkeys.tokens import new_id
 from mailkeys.validation import clean_name, unique_ids
 
 RoutedT = TypeVar("RoutedT", Provider, DeliveryGroup)
-_SCOPE_OF_PREFIX = {"prv": SendScopeMode.PROVIDERS, "dg": SendScopeMode.DELIVERY_GROUPS}
-
-
-async def dependent_keys(team_id: str, scope_id: str) -> list[ApiKey]:
-    """Live sending keys of the team that route through `scope_id`, newest first.
-
-    For a provider that includes keys scoped to a delivery group it belongs to: deleting it
-    shrinks their pool too.
-    """
-    mode = _SCOPE_OF_PREFIX.get(scope_id.split("_", 1)[0])
-    if mode is None:
-        return []
-    names = {scope_id}
-    if mode is SendScopeMode.PROVIDERS:
-        groups = await DeliveryGroup.filter(team_id=team_id, providers__id=scope_id).values_list(
-            "id", flat=True
-        )
-        names |= {str(group) for group in groups}
-    keys = await ApiKey.filter(
-        live_key_filter(clock.now()),
-        team_id=team_id,
-        type=KeyType.SENDING,
-        send_scope_mode__in=[SendScopeMode.PROVIDERS, SendScopeMode.DELIVERY_GROUPS],
-    ).order_by("-created_at")
-    # A key's scope holds at most 100 ids and a team at most a few hundred keys: filter here
-    # rather than rely on JSON operators that differ between SQLite and PostgreSQL.
-    return [key for key in keys if names & set(key.send_scope_ids)]
+PROVIDER_CREATE = Action("provider.create", "provider.create", "provider")
+PROVIDER_UPDATE = Action("provider.update", "provider.update", "provider")
+PROVIDER_DELETE = Action("provider.delete", "provider.delete", "provider")
+GROUP_CREATE = Action("routing.create", "routing.create", "delivery_group")
+GROUP_UPDATE = Action("routing.update", "routing.update", "delivery_group")
+GROUP_DELETE = Action("routing.delete", "routing.delete", "delivery_group")
 
 
 async def list_dependents(actor: Actor, scope_id: str) -> list[ApiKey]:
     """The keys that would be affected by deleting a provider or delivery group."""
+    row: Provider | DeliveryGroup
     if scope_id.startswith("prv_"):
-        authorize(actor, "provider.read")
-        await team_row(Provider, actor, scope_id, "Provider")
+        row = await load_for(actor, "provider.read", Provider, scope_id)
     else:
-        authorize(actor, "routing.read")
-        await team_row(DeliveryGroup, actor, scope_id, "DeliveryGroup")
-    return await dependent_keys(str(actor.team_id), scope_id)
+        row = await load_for(actor, "routing.read", DeliveryGroup, scope_id)
+    return await dependent_keys(row.team_id, scope_id)
 
 
 async def _drop_from_scopes(keys: list[ApiKey], scope_id: str) -> None:
@@ -68,13 +43,11 @@ async def _drop_from_scopes(keys: list[ApiKey], scope_id: str) -> None:
 
 async def create_provider(actor: Actor, name: str) -> Provider:
     """Add a sending account (limit: providers)."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "provider.create", "provider", None, team_id):
-        authorize(actor, "provider.create")
+    async with change(actor, PROVIDER_CREATE) as attempt:
         name = clean_name("name", name, required=True)
-        async with limited_creation(team_id, LimitedResource.PROVIDERS):
-            provider = await Provider.create(id=new_id("prv"), team_id=team_id, name=name)
-            await record_event(actor, "provider.create", "provider", provider.id, team_id)
+        async with attempt.limited(LimitedResource.PROVIDERS):
+            provider = await Provider.create(id=new_id("prv"), team_id=attempt.team, name=name)
+            await attempt.succeeded(provider.id)
     return provider
 
 
@@ -82,61 +55,46 @@ async def update_provider(
     actor: Actor, provider_id: str, name: str | None = None, active: bool | None = None
 ) -> Provider:
     """Rename, activate or deactivate a provider; inactive ones take no mail."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "provider.update", "provider", provider_id, team_id):
-        authorize(actor, "provider.update")
-        async with in_transaction():
-            provider = await team_row(Provider, actor, provider_id, "Provider")
-            if name is not None:
-                provider.name = clean_name("name", name, required=True)
-            if active is not None:
-                provider.active = active
-            await provider.save(update_fields=["name", "active"])
-            await record_event(
-                actor, "provider.update", "provider", provider.id, team_id,
-                details={"name": provider.name, "active": provider.active},
-            )  # fmt: skip
+    async with change(actor, PROVIDER_UPDATE, provider_id) as attempt, attempt.transaction():
+        provider = await attempt.load(Provider, provider_id)
+        if name is not None:
+            provider.name = clean_name("name", name, required=True)
+        if active is not None:
+            provider.active = active
+        await provider.save(update_fields=["name", "active"])
+        await attempt.succeeded(provider.id, {"name": provider.name, "active": provider.active})
     return provider
 
 
 async def _delete_routed(
-    actor: Actor, model: type[RoutedT], row_id: str, permission: str, target: str, confirm: bool
+    actor: Actor, action: Action, model: type[RoutedT], row_id: str, confirm: bool
 ) -> RoutedT:
     """Delete a provider or group; keys routing through it need `confirm` and lose it."""
-    team_id = str(actor.team_id)
-    async with audited(actor, permission, target, row_id, team_id):
-        authorize(actor, permission)
-        async with in_transaction():
-            row = await team_row(model, actor, row_id, model.__name__)
-            dependents = await dependent_keys(team_id, row_id)
-            if dependents and not confirm:
-                raise DependentsConflictError([key.id for key in dependents])
-            await _drop_from_scopes(dependents, row_id)
-            await row.delete()
-            await record_event(
-                actor, permission, target, row_id, team_id,
-                details={"dependent_keys": [key.id for key in dependents]},
-            )  # fmt: skip
+    async with change(actor, action, row_id) as attempt, attempt.transaction():
+        row = await attempt.load(model, row_id)
+        dependents = await dependent_keys(row.team_id, row_id)
+        if dependents and not confirm:
+            raise DependentsConflictError([key.id for key in dependents])
+        await _drop_from_scopes(dependents, row_id)
+        await row.delete()
+        await attempt.succeeded(row_id, {"dependent_keys": [key.id for key in dependents]})
     return row
 
 
 async def delete_provider(actor: Actor, provider_id: str, confirm: bool) -> Provider:
     """Delete a provider; keys routing through it need `confirm` (they lose it from scope)."""
-    return await _delete_routed(
-        actor, Provider, provider_id, "provider.delete", "provider", confirm
-    )
+    return await _delete_routed(actor, PROVIDER_DELETE, Provider, provider_id, confirm)
 
 
 async def list_providers(actor: Actor, first: int | None, after: str | None) -> Page[Provider]:
     """The team's providers, newest first."""
-    authorize(actor, "provider.read")
-    return await keyset_page(Provider.filter(team_id=actor.team_id), first, after)
+    team_id = team_for(actor, "provider.read")
+    return await keyset_page(Provider.filter(team_id=team_id), first, after)
 
 
 async def get_provider(actor: Actor, provider_id: str) -> Provider:
     """One provider of the team."""
-    authorize(actor, "provider.read")
-    return await team_row(Provider, actor, provider_id, "Provider")
+    return await load_for(actor, "provider.read", Provider, provider_id)
 
 
 async def _team_providers(team_id: str, provider_ids: list[str] | None) -> list[Provider]:
@@ -149,15 +107,13 @@ async def _team_providers(team_id: str, provider_ids: list[str] | None) -> list[
 
 async def create_group(actor: Actor, name: str, provider_ids: list[str] | None) -> DeliveryGroup:
     """Create a delivery group of the team's providers."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "routing.create", "delivery_group", None, team_id):
-        authorize(actor, "routing.create")
+    async with change(actor, GROUP_CREATE) as attempt:
         name = clean_name("name", name, required=True)
-        providers = await _team_providers(team_id, provider_ids)
-        async with in_transaction():
-            group = await DeliveryGroup.create(id=new_id("dg"), team_id=team_id, name=name)
+        providers = await _team_providers(attempt.team, provider_ids)
+        async with attempt.transaction():
+            group = await DeliveryGroup.create(id=new_id("dg"), team_id=attempt.team, name=name)
             await group.providers.add(*providers)
-            await record_event(actor, "routing.create", "delivery_group", group.id, team_id)
+            await attempt.succeeded(group.id)
     return group
 
 
@@ -165,39 +121,36 @@ async def update_group(
     actor: Actor, group_id: str, name: str | None, provider_ids: list[str] | None
 ) -> DeliveryGroup:
     """Rename a group or replace its members (None leaves them as they are)."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "routing.update", "delivery_group", group_id, team_id):
-        authorize(actor, "routing.update")
-        group = await team_row(DeliveryGroup, actor, group_id, "DeliveryGroup")
-        providers = None if provider_ids is None else await _team_providers(team_id, provider_ids)
-        async with in_transaction():
+    async with change(actor, GROUP_UPDATE, group_id) as attempt:
+        group = await attempt.load(DeliveryGroup, group_id)
+        providers = None
+        if provider_ids is not None:
+            providers = await _team_providers(group.team_id, provider_ids)
+        async with attempt.transaction():
             if name is not None:
                 group.name = clean_name("name", name, required=True)
                 await group.save(update_fields=["name"])
             if providers is not None:
                 await group.providers.clear()
                 await group.providers.add(*providers)
-            await record_event(actor, "routing.update", "delivery_group", group.id, team_id)
+            await attempt.succeeded(group.id)
     return group
 
 
 async def delete_group(actor: Actor, group_id: str, confirm: bool) -> DeliveryGroup:
     """Delete a group; keys routing through it need `confirm` (they lose it from scope)."""
-    return await _delete_routed(
-        actor, DeliveryGroup, group_id, "routing.delete", "delivery_group", confirm
-    )
+    return await _delete_routed(actor, GROUP_DELETE, DeliveryGroup, group_id, confirm)
 
 
 async def list_groups(actor: Actor, first: int | None, after: str | None) -> Page[DeliveryGroup]:
     """The team's delivery groups, newest first."""
-    authorize(actor, "routing.read")
-    return await keyset_page(DeliveryGroup.filter(team_id=actor.team_id), first, after)
+    team_id = team_for(actor, "routing.read")
+    return await keyset_page(DeliveryGroup.filter(team_id=team_id), first, after)
 
 
 async def get_group(actor: Actor, group_id: str) -> DeliveryGroup:
     """One delivery group of the team."""
-    authorize(actor, "routing.read")
-    return await team_row(DeliveryGroup, actor, group_id, "DeliveryGroup")
+    return await load_for(actor, "routing.read", DeliveryGroup, group_id)
 
 
 async def group_provider_ids(group: DeliveryGroup) -> list[str]:

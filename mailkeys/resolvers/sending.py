@@ -24,7 +24,7 @@ from mailkeys.models import (
     Provider,
     SendScopeMode,
 )
-from mailkeys.policy import Actor, CredentialKind, Resource, authorize
+from mailkeys.policy import Actor, CredentialKind, authorize, resource_of
 from mailkeys.tokens import new_id
 from mailkeys.validation import clean_text, email_address, unique_ids
 
@@ -105,10 +105,11 @@ def _validate(email: OutgoingEmail) -> OutgoingEmail:
 async def send_email(actor: Actor, email: OutgoingEmail) -> Message:
     """Queue a message from one of the team's mailboxes through a provider in scope."""
     email = _validate(email)
-    mailbox = await Mailbox.filter(address=email.sender, team_id=actor.team_id).first()
+    team_id = actor.own_team("email.send")
+    mailbox = await Mailbox.filter(address=email.sender, team_id=team_id).first()
     if mailbox is None:
         raise InvalidInputError("from", "The sender is not a mailbox of this team.")
-    authorize(actor, "email.send", Resource(team_id=mailbox.team_id, mailbox_id=mailbox.id))
+    authorize(actor, "email.send", resource_of(mailbox))
     if mailbox.status is not MailboxStatus.ACTIVE:
         raise ConflictError("The sender mailbox is suspended.")
     pool = await eligible_pool(mailbox.team_id, await _scope_of(actor), email.delivery_group_hint)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tortoise.transactions import in_transaction
-
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import LimitedResource, Webhook
-from mailkeys.models.pagination import Page, keyset_page
-from mailkeys.policy import Actor, authorize
-from mailkeys.resolvers.audit import audited, record_event
-from mailkeys.resolvers.common import limited_creation, team_row
+from mailkeys.models.pagination import keyset_page
+from mailkeys.pages import Page
+from mailkeys.policy import Actor, team_for
+from mailkeys.resolvers.changes import Action, change
 from mailkeys.tokens import new_id, random_base62
 from mailkeys.validation import https_url
 
 EVENTS = frozenset(
     {"email.queued", "email.delivered", "email.bounced", "email.complained", "key.revoked"}
 )
+CREATE = Action("webhook.create", "webhook.create", "webhook")
+UPDATE = Action("webhook.update", "webhook.update", "webhook")
+DELETE = Action("webhook.delete", "webhook.delete", "webhook")
+ROTATE_SECRET = Action("webhook.secret.rotate", "webhook.manage", "webhook")
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,15 @@ def _new_secret() -> str:
 
 async def create_webhook(actor: Actor, url: str, events: list[str]) -> WebhookWithSecret:
     """Add a webhook (limit: webhooks); its signing secret is shown once."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "webhook.create", "webhook", None, team_id):
-        authorize(actor, "webhook.create")
+    async with change(actor, CREATE) as attempt:
         clean_url, chosen = https_url("url", url), _events(events)
         secret = _new_secret()
-        async with limited_creation(team_id, LimitedResource.WEBHOOKS):
+        async with attempt.limited(LimitedResource.WEBHOOKS):
             webhook = await Webhook.create(
-                id=new_id("whk"), team_id=team_id, url=clean_url, events=chosen,
+                id=new_id("whk"), team_id=attempt.team, url=clean_url, events=chosen,
                 signing_secret=secret,
             )  # fmt: skip
-            await record_event(actor, "webhook.create", "webhook", webhook.id, team_id)
+            await attempt.succeeded(webhook.id)
     return WebhookWithSecret(webhook=webhook, signing_secret=secret)
 
 
@@ -64,10 +64,8 @@ async def update_webhook(
     active: bool | None = None,
 ) -> Webhook:
     """Change a webhook's URL, events or whether it is active."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "webhook.update", "webhook", webhook_id, team_id), in_transaction():
-        authorize(actor, "webhook.update")
-        webhook = await team_row(Webhook, actor, webhook_id, "Webhook")
+    async with change(actor, UPDATE, webhook_id) as attempt, attempt.transaction():
+        webhook = await attempt.load(Webhook, webhook_id)
         if url is not None:
             webhook.url = https_url("url", url)
         if events is not None:
@@ -75,38 +73,31 @@ async def update_webhook(
         if active is not None:
             webhook.active = active
         await webhook.save(update_fields=["url", "events", "active"])
-        await record_event(actor, "webhook.update", "webhook", webhook.id, team_id)
+        await attempt.succeeded(webhook.id)
     return webhook
 
 
 async def rotate_webhook_secret(actor: Actor, webhook_id: str) -> WebhookWithSecret:
     """Replace the signing secret (needs `webhook.manage`); the new one is shown once."""
-    team_id = str(actor.team_id)
-    async with (
-        audited(actor, "webhook.manage", "webhook", webhook_id, team_id),
-        in_transaction(),
-    ):
-        authorize(actor, "webhook.manage")
-        webhook = await team_row(Webhook, actor, webhook_id, "Webhook")
+    async with change(actor, ROTATE_SECRET, webhook_id) as attempt, attempt.transaction():
+        webhook = await attempt.load(Webhook, webhook_id)
         secret = _new_secret()
         webhook.signing_secret = secret
         await webhook.save(update_fields=["signing_secret"])
-        await record_event(actor, "webhook.secret.rotate", "webhook", webhook.id, team_id)
+        await attempt.succeeded(webhook.id)
     return WebhookWithSecret(webhook=webhook, signing_secret=secret)
 
 
 async def delete_webhook(actor: Actor, webhook_id: str) -> Webhook:
     """Remove a webhook."""
-    team_id = str(actor.team_id)
-    async with audited(actor, "webhook.delete", "webhook", webhook_id, team_id), in_transaction():
-        authorize(actor, "webhook.delete")
-        webhook = await team_row(Webhook, actor, webhook_id, "Webhook")
+    async with change(actor, DELETE, webhook_id) as attempt, attempt.transaction():
+        webhook = await attempt.load(Webhook, webhook_id)
         await webhook.delete()
-        await record_event(actor, "webhook.delete", "webhook", webhook.id, team_id)
+        await attempt.succeeded(webhook.id)
     return webhook
 
 
 async def list_webhooks(actor: Actor, first: int | None, after: str | None) -> Page[Webhook]:
     """The team's webhooks, newest first; never their secrets."""
-    authorize(actor, "webhook.read")
-    return await keyset_page(Webhook.filter(team_id=actor.team_id), first, after)
+    team_id = team_for(actor, "webhook.read")
+    return await keyset_page(Webhook.filter(team_id=team_id), first, after)

@@ -25,7 +25,9 @@ from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.observation import RequestObservation
 from mailkeys.schema.parsing import DocumentCache
-from mailkeys.schema.policy import PolicyMutations, PolicyQueries
+from mailkeys.schema.policy_changes import PolicyChangeMutations
+from mailkeys.schema.policy_plans import PolicyPlanMutations, PolicyPlanQueries
+from mailkeys.schema.policy_versions import PolicyVersionQueries
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
 from mailkeys.schema.sending import SendingMutations, SendingQueries
@@ -42,7 +44,8 @@ class Query(
     SendingQueries,
     ResourceQueries,
     AuditQueries,
-    PolicyQueries,
+    PolicyVersionQueries,
+    PolicyPlanQueries,
     ExplainQueries,
 ):
     pass
@@ -56,7 +59,8 @@ class Mutation(
     RoutingMutations,
     SendingMutations,
     ResourceMutations,
-    PolicyMutations,
+    PolicyPlanMutations,
+    PolicyChangeMutations,
 ):
     pass
 

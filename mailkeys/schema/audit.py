@@ -8,8 +8,8 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from mailkeys import models
 from mailkeys.resolvers import audit as audit_resolvers
+from mailkeys.resolvers import records
 from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
@@ -26,7 +26,7 @@ class AuditEvent:
     details: JSON = strawberry.field(description="Non-secret details of the change.")
 
     @classmethod
-    def from_model(cls, event: models.AuditEvent) -> AuditEvent:
+    def from_model(cls, event: records.AuditEvent) -> AuditEvent:
         """Convert a stored event."""
         return cls(
             id=strawberry.ID(event.id),

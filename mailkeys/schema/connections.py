@@ -6,12 +6,11 @@ from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
 
 import strawberry
-from tortoise.models import Model
 
-from mailkeys.models.pagination import Page
+from mailkeys.pages import Page
 
 NodeT = TypeVar("NodeT")
-RowT = TypeVar("RowT", bound=Model)
+ItemT = TypeVar("ItemT")
 
 # The paging arguments every list takes, described once.
 First = Annotated[
@@ -43,11 +42,11 @@ class Connection(Generic[NodeT]):
     total_count: int = strawberry.field(description="How many items match, over all pages.")
 
 
-def connection_of(page: Page[RowT], convert: Callable[[RowT], NodeT]) -> Connection[NodeT]:
-    """Wrap a resolver's page in the GraphQL connection shape."""
+def connection_of(page: Page[ItemT], convert: Callable[[ItemT], NodeT]) -> Connection[NodeT]:
+    """Wrap a resolver's page in the GraphQL connection shape: the only connection builder."""
     edges = [
-        Edge(node=convert(row), cursor=cursor)
-        for row, cursor in zip(page.rows, page.cursors, strict=True)
+        Edge(node=convert(item), cursor=cursor)
+        for item, cursor in zip(page.items, page.cursors, strict=True)
     ]
     return Connection(
         edges=edges,

@@ -27,7 +27,7 @@ from mailkeys.errors import (
     ServiceUnavailableError,
     UnauthenticatedError,
 )
-from mailkeys.models.database import is_unavailable
+from mailkeys.outages import is_unavailable
 
 log = logging.getLogger("mailkeys.errors")
 

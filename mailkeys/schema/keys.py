@@ -7,10 +7,12 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import clock, models
-from mailkeys.models import KeyStatus, KeyType, SendScopeMode
+from mailkeys import clock
 from mailkeys.policy import preset_permissions
 from mailkeys.resolvers import keys as key_resolvers
+from mailkeys.resolvers import records
+from mailkeys.resolvers.key_config import NewKey
+from mailkeys.resolvers.records import KeyStatus, KeyType, SendScopeMode
 from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
@@ -96,7 +98,7 @@ class ApiKey:
     rotated_to_id: strawberry.ID | None = strawberry.field(description="Its successor.")
 
     @classmethod
-    def from_model(cls, key: models.ApiKey) -> ApiKey:
+    def from_model(cls, key: records.ApiKey) -> ApiKey:
         """Convert a stored key (fetched with its mailbox)."""
         mailbox = key.mailbox
         status = key.status_at(clock.now(), mailbox.status if mailbox else None)
@@ -171,10 +173,10 @@ class ApiKeyCreateInput:
         default=None, description="When the key stops working (with a time zone)."
     )
 
-    def to_new_key(self) -> key_resolvers.NewKey:
+    def to_new_key(self) -> NewKey:
         """The resolver's plain input."""
         scope = self.send_scope
-        return key_resolvers.NewKey(
+        return NewKey(
             type_=KeyType(self.type).value,
             name=self.name,
             preset=self.preset,

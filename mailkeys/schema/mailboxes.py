@@ -7,10 +7,10 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
-from mailkeys.models import MailboxStatus
 from mailkeys.resolvers import mailboxes as mailbox_resolvers
 from mailkeys.resolvers import passwords as password_resolvers
+from mailkeys.resolvers import records
+from mailkeys.resolvers.records import MailboxStatus
 from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
@@ -36,7 +36,7 @@ class Mailbox:
     created_at: datetime = strawberry.field(description="When it was created.")
 
     @classmethod
-    def from_model(cls, mailbox: models.Mailbox) -> Mailbox:
+    def from_model(cls, mailbox: records.Mailbox) -> Mailbox:
         """Convert a stored mailbox."""
         return cls(
             id=strawberry.ID(mailbox.id),
@@ -62,7 +62,7 @@ class MailboxPassword:
     revoked_at: datetime | None = strawberry.field(description="When it was revoked.")
 
     @classmethod
-    def from_model(cls, row: models.MailboxPassword) -> MailboxPassword:
+    def from_model(cls, row: records.MailboxPassword) -> MailboxPassword:
         """Convert a stored password row (no secret in it)."""
         return cls(
             id=strawberry.ID(row.id),

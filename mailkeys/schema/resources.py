@@ -7,9 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
 from mailkeys.resolvers import billing as billing_resolvers
 from mailkeys.resolvers import domains as domain_resolvers
+from mailkeys.resolvers import records
 from mailkeys.resolvers import webhooks as webhook_resolvers
 from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
@@ -24,7 +24,7 @@ class Domain:
     created_at: datetime = strawberry.field(description="When it was added.")
 
     @classmethod
-    def from_model(cls, domain: models.Domain) -> Domain:
+    def from_model(cls, domain: records.Domain) -> Domain:
         """Convert a stored domain."""
         return cls(
             id=strawberry.ID(domain.id),
@@ -44,7 +44,7 @@ class Webhook:
     created_at: datetime = strawberry.field(description="When it was added.")
 
     @classmethod
-    def from_model(cls, webhook: models.Webhook) -> Webhook:
+    def from_model(cls, webhook: records.Webhook) -> Webhook:
         """Convert a stored webhook (without its secret)."""
         return cls(
             id=strawberry.ID(webhook.id),
@@ -63,7 +63,7 @@ class BillingProfile:
     tax_id: str = strawberry.field(description="Tax id.")
 
     @classmethod
-    def from_model(cls, profile: models.BillingProfile) -> BillingProfile:
+    def from_model(cls, profile: records.BillingProfile) -> BillingProfile:
         """Convert a stored profile."""
         return cls(
             company=profile.company,

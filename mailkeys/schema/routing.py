@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
+from mailkeys.resolvers import records
 from mailkeys.resolvers import routing as routing_resolvers
 from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
@@ -21,7 +21,7 @@ class Provider:
     created_at: datetime = strawberry.field(description="When it was added.")
 
     @classmethod
-    def from_model(cls, provider: models.Provider) -> Provider:
+    def from_model(cls, provider: records.Provider) -> Provider:
         """Convert a stored provider."""
         return cls(
             id=strawberry.ID(provider.id),
@@ -36,7 +36,7 @@ class DeliveryGroup:
     id: strawberry.ID = strawberry.field(description="The group id.")
     name: str = strawberry.field(description="Its name.")
     created_at: datetime = strawberry.field(description="When it was created.")
-    model: strawberry.Private[models.DeliveryGroup]
+    model: strawberry.Private[records.DeliveryGroup]
 
     @strawberry.field(description="The member providers' ids.")
     async def provider_ids(self) -> list[strawberry.ID]:
@@ -44,7 +44,7 @@ class DeliveryGroup:
         return [strawberry.ID(i) for i in ids]
 
     @classmethod
-    def from_model(cls, group: models.DeliveryGroup) -> DeliveryGroup:
+    def from_model(cls, group: records.DeliveryGroup) -> DeliveryGroup:
         """Convert a stored group."""
         return cls(
             id=strawberry.ID(group.id), name=group.name, created_at=group.created_at, model=group
@@ -58,7 +58,7 @@ class DependentKey:
     display_token: str = strawberry.field(description="Its display form.")
 
 
-def _dependent(key: models.ApiKey) -> DependentKey:
+def _dependent(key: records.ApiKey) -> DependentKey:
     return DependentKey(id=strawberry.ID(key.id), name=key.name, display_token=key.display_token)
 
 

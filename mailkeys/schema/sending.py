@@ -7,8 +7,8 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
 from mailkeys.auth.credential_check import CheckProtocol
+from mailkeys.resolvers import records
 from mailkeys.resolvers import sending as sending_resolvers
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
@@ -37,7 +37,7 @@ class QueuedMessage:
     created_at: datetime = strawberry.field(description="When it was accepted.")
 
     @classmethod
-    def from_model(cls, message: models.Message) -> QueuedMessage:
+    def from_model(cls, message: records.Message) -> QueuedMessage:
         """Convert a stored message."""
         return cls(
             id=strawberry.ID(message.id),

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
-from mailkeys.models import LimitedResource
 from mailkeys.policy import Actor, CredentialKind, Domain, current, effective_permissions
 from mailkeys.resolvers import keys as key_resolvers
+from mailkeys.resolvers import records
 from mailkeys.resolvers import teams as team_resolvers
+from mailkeys.resolvers.records import LimitedResource
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
 from mailkeys.schema.keys import ApiKey
@@ -54,15 +54,18 @@ class Team:
     name: str = strawberry.field(description="The team's name.")
     created_at: datetime = strawberry.field(description="When the team was created.")
 
-    @strawberry.field(description="Every limited resource with its use and limit.")
-    async def limits(self) -> list[TeamLimit]:
+    @strawberry.field(
+        description="Every limited resource with its use and limit. Needs `team.read` "
+        "(the operator: any team)."
+    )
+    async def limits(self, info: Info) -> list[TeamLimit]:
         return [
             TeamLimit(resource=usage.resource, used=usage.used, limit=usage.limit)
-            for usage in await team_resolvers.list_limits(self.id)
+            for usage in await team_resolvers.list_limits(info.context.actor, self.id)
         ]
 
     @classmethod
-    def from_model(cls, team: models.Team) -> Team:
+    def from_model(cls, team: records.Team) -> Team:
         """Convert a stored team."""
         return cls(id=strawberry.ID(team.id), name=team.name, created_at=team.created_at)
 

@@ -1,81 +1,17 @@
-"""GraphQL for policy authors: the live rules, versions, plans, apply and rollback."""
+"""GraphQL for policy authors: plans (proposed rules checked) and their impact."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from mailkeys import models
-from mailkeys.models import PolicyChangeSource
-from mailkeys.models.pagination import page_size
-from mailkeys.policy import impact as policy_impact
+from mailkeys.policy.impact import AffectedCredential, AffectedTeam, Impact
 from mailkeys.policy.rules import rules_of
 from mailkeys.policy.tables import CaseResult, TableRun
-from mailkeys.resolvers import policy as policy_resolvers
-from mailkeys.schema.connections import After, Connection, Edge, First, PageInfo
+from mailkeys.resolvers import policy_plans
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
-from mailkeys.schema.enums import describe_enum
-
-describe_enum(
-    PolicyChangeSource,
-    "How a policy version came to be.",
-    {
-        "SEED": "Stored from the shipped policy file on first start.",
-        "APPLY": "Applied by a policy author (policyApply).",
-        "IMPORT": "Imported from a file (`mailkeys policy import`).",
-        "ROLLBACK": "A copy of an older version (policyRollback).",
-    },
-)
-
-
-@strawberry.type(description="One numbered version of the policy rules.")
-class PolicyVersion:
-    version: int = strawberry.field(description="The version number; the highest is live.")
-    rules: list[str] = strawberry.field(
-        description="The rules as Casbin CSV lines, e.g. `p, root:readonly, *.read, team`."
-    )
-    text: str = strawberry.field(description="The rules file as stored, with its comments.")
-    author: str = strawberry.field(description="Who made the change.")
-    created_at: datetime = strawberry.field(description="When it was made.")
-    message: str = strawberry.field(description="Why it was made.")
-    source: PolicyChangeSource = strawberry.field(description="Seed, apply, import or rollback.")
-    base_version: int | None = strawberry.field(description="The version it replaced.")
-    forced: bool = strawberry.field(description="True if it broke the shipped decision table.")
-    added: list[str] = strawberry.field(description="Rules added to the base version.")
-    removed: list[str] = strawberry.field(description="Rules removed from the base version.")
-
-    @classmethod
-    def from_model(cls, row: models.PolicyVersion) -> PolicyVersion:
-        """Convert a stored version."""
-        return cls(
-            version=row.version,
-            rules=rules_of(row.rules),
-            text=row.rules,
-            author=row.author,
-            created_at=row.created_at,
-            message=row.message,
-            source=PolicyChangeSource(row.source),
-            base_version=row.base_version,
-            forced=row.forced,
-            added=list(row.added),
-            removed=list(row.removed),
-        )
-
-
-@strawberry.type(description="The live policy.")
-class Policy:
-    version: int = strawberry.field(description="The live version number.")
-    loaded_version: int = strawberry.field(
-        description="The version this worker decided with when it answered (it follows the "
-        "live version within a second)."
-    )
-    rules: list[str] = strawberry.field(description="The rules as Casbin CSV lines.")
-    text: str = strawberry.field(description="The rules file, with its comments.")
-    author: str = strawberry.field(description="Who made the live version.")
-    created_at: datetime = strawberry.field(description="When.")
-    message: str = strawberry.field(description="Why.")
 
 
 @strawberry.type(description="A line of proposed rules that does not fit, and why.")
@@ -164,24 +100,30 @@ class PolicyAffectedCredential:
     gained: list[str] = strawberry.field(description="What it gains.")
     lost: list[str] = strawberry.field(description="What it loses.")
 
+    @classmethod
+    def of(cls, item: AffectedCredential) -> PolicyAffectedCredential:
+        """Convert an affected credential."""
+        return cls(
+            id=strawberry.ID(item.id),
+            team_id=strawberry.ID(item.team_id),
+            credential_type=item.configuration.credential_type,
+            preset=item.configuration.preset,
+            permissions=list(item.configuration.permissions),
+            mailbox_id=strawberry.ID(item.mailbox_id) if item.mailbox_id else None,
+            gained=list(item.gained),
+            lost=list(item.lost),
+        )
+
 
 @strawberry.type(description="A team with credentials that gain or lose capabilities.")
 class PolicyAffectedTeam:
     team_id: strawberry.ID = strawberry.field(description="The team.")
     credentials: int = strawberry.field(description="How many of its credentials.")
 
-
-def _connection(page: policy_impact.ImpactPage, nodes: list[Any]) -> Connection[Any]:
-    return Connection(
-        edges=[
-            Edge(node=node, cursor=cursor) for node, cursor in zip(nodes, page.cursors, strict=True)
-        ],
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            end_cursor=page.cursors[-1] if page.cursors else None,
-        ),
-        total_count=page.total_count,
-    )
+    @classmethod
+    def of(cls, item: AffectedTeam) -> PolicyAffectedTeam:
+        """Convert an affected team."""
+        return cls(team_id=strawberry.ID(item.team_id), credentials=item.credentials)
 
 
 @strawberry.type(description="What a policy change does to the credentials stored now.")
@@ -195,49 +137,24 @@ class PolicyImpact:
     groups: list[PolicyImpactGroup] = strawberry.field(
         description="Affected credentials by configuration, largest first."
     )
-    impact: strawberry.Private[policy_impact.Impact]
+    impact: strawberry.Private[Impact]
 
     @strawberry.field(description="The affected credentials, by id.")
     async def credentials(
         self, first: First = None, after: After = None
     ) -> Connection[PolicyAffectedCredential]:
-        page = await policy_impact.affected_credentials(self.impact, page_size(first), after)
-        items: list[policy_impact.AffectedCredential] = page.items
-        return _connection(
-            page,
-            [
-                PolicyAffectedCredential(
-                    id=strawberry.ID(item.id),
-                    team_id=strawberry.ID(item.team_id),
-                    credential_type=item.configuration.credential_type,
-                    preset=item.configuration.preset,
-                    permissions=list(item.configuration.permissions),
-                    mailbox_id=strawberry.ID(item.mailbox_id) if item.mailbox_id else None,
-                    gained=list(item.gained),
-                    lost=list(item.lost),
-                )
-                for item in items
-            ],
-        )
+        page = await policy_plans.affected_credentials(self.impact, first, after)
+        return connection_of(page, PolicyAffectedCredential.of)
 
     @strawberry.field(description="The affected teams, by id, with their affected credentials.")
     async def teams(
         self, first: First = None, after: After = None
     ) -> Connection[PolicyAffectedTeam]:
-        page = await policy_impact.affected_teams(self.impact, page_size(first), after)
-        items: list[policy_impact.AffectedTeam] = page.items
-        return _connection(
-            page,
-            [
-                PolicyAffectedTeam(
-                    team_id=strawberry.ID(item.team_id), credentials=item.credentials
-                )
-                for item in items
-            ],
-        )
+        page = await policy_plans.affected_teams(self.impact, first, after)
+        return connection_of(page, PolicyAffectedTeam.of)
 
     @classmethod
-    def of(cls, impact: policy_impact.Impact) -> PolicyImpact:
+    def of(cls, impact: Impact) -> PolicyImpact:
         """Convert an impact summary."""
         return cls(
             credentials_considered=impact.credentials_considered,
@@ -289,7 +206,7 @@ class PolicyPlan:
     )
 
     @classmethod
-    def of(cls, plan: policy_resolvers.Plan) -> PolicyPlan:
+    def of(cls, plan: policy_plans.Plan) -> PolicyPlan:
         """Convert a plan."""
         return cls(
             id=strawberry.ID(plan.id) if plan.id else None,
@@ -327,91 +244,8 @@ class PolicyPlanInput:
     )
 
 
-@strawberry.input(description="Make a plan, or rules, the live policy.")
-class PolicyApplyInput:
-    message: str = strawberry.field(description="Why: kept with the version and in the audit.")
-    plan_id: strawberry.ID | None = strawberry.field(default=None, description="A plan's id.")
-    rules: str | None = strawberry.field(default=None, description="Or: the whole rules file.")
-    expected_version: int | None = strawberry.field(
-        default=None,
-        description="The live version you changed (required with rules; a plan knows its own). "
-        "If the live version moved, the change is refused with CONFLICT.",
-    )
-    force: bool = strawberry.field(
-        default=False, description="Apply even if the shipped decision table breaks."
-    )
-
-
-@strawberry.type(description="The new live version.")
-class PolicyApplyPayload:
-    version: PolicyVersion = strawberry.field(description="The new version.")
-    shipped_table: DecisionTableResult = strawberry.field(
-        description="The shipped decision table against it (mismatches only when forced)."
-    )
-
-
-@strawberry.input(description="Make an old version's rules live again, as a new version.")
-class PolicyRollbackInput:
-    version: int = strawberry.field(description="The version to go back to.")
-    expected_version: int | None = strawberry.field(
-        default=None, description="The live version you expect (CONFLICT if it moved)."
-    )
-    message: str | None = strawberry.field(default=None, description="Why.")
-    force: bool = strawberry.field(
-        default=False, description="Roll back even if the shipped decision table breaks."
-    )
-
-
-@strawberry.type(description="The new live version, equal in rules to the old one.")
-class PolicyRollbackPayload:
-    version: PolicyVersion = strawberry.field(description="The new version.")
-    shipped_table: DecisionTableResult = strawberry.field(
-        description="The shipped decision table against it (mismatches only when forced)."
-    )
-
-
 @strawberry.type
-class PolicyQueries:
-    @strawberry.field(description="The live policy. Operator (`platform.policy.read`).")
-    async def policy(self, info: Info) -> Policy:
-        live = await policy_resolvers.read_policy(info.context.actor)
-        row = live.version
-        return Policy(
-            version=row.version,
-            loaded_version=live.loaded_version,
-            rules=rules_of(row.rules),
-            text=row.rules,
-            author=row.author,
-            created_at=row.created_at,
-            message=row.message,
-        )
-
-    @strawberry.field(description="Every policy version, newest first. Operator.")
-    async def policy_versions(
-        self, info: Info, first: First = None, after: After = None
-    ) -> Connection[PolicyVersion]:
-        page = await policy_resolvers.list_versions(info.context.actor, first, after)
-        return Connection(
-            edges=[
-                Edge(node=PolicyVersion.from_model(row), cursor=cursor)
-                for row, cursor in zip(page.rows, page.cursors, strict=True)
-            ],
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                end_cursor=page.cursors[-1] if page.cursors else None,
-            ),
-            total_count=page.total_count,
-        )
-
-    @strawberry.field(description="One policy version. Operator.")
-    async def policy_version(
-        self,
-        info: Info,
-        version: Annotated[int, strawberry.argument(description="The version number.")],
-    ) -> PolicyVersion:
-        row = await policy_resolvers.get_version(info.context.actor, version)
-        return PolicyVersion.from_model(row)
-
+class PolicyPlanQueries:
     @strawberry.field(
         description="A stored plan, its tables and impact computed again now. Operator."
     )
@@ -420,14 +254,14 @@ class PolicyQueries:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A plan's id.")],
     ) -> PolicyPlan:
-        plan = await policy_resolvers.get_plan(
+        plan = await policy_plans.get_plan(
             info.context.actor, info.context.services.settings, str(id)
         )
         return PolicyPlan.of(plan)
 
 
 @strawberry.type
-class PolicyMutations:
+class PolicyPlanMutations:
     @strawberry.mutation(
         description="Check a proposal: problems by line, decision tables, impact. Changes "
         "nothing live. Operator (`platform.policy.read`)."
@@ -441,10 +275,10 @@ class PolicyMutations:
     ) -> PolicyPlan:
         changes = None
         if input.changes is not None:
-            changes = policy_resolvers.RuleChanges(
+            changes = policy_plans.RuleChanges(
                 add=list(input.changes.add), remove=list(input.changes.remove)
             )
-        plan = await policy_resolvers.plan_policy(
+        plan = await policy_plans.plan_policy(
             info.context.actor,
             info.context.services.settings,
             rules=input.rules,
@@ -453,49 +287,3 @@ class PolicyMutations:
             decision_table=input.decision_table,
         )
         return PolicyPlan.of(plan)
-
-    @strawberry.mutation(
-        description="Make a plan or rules the live policy; every worker uses it within a "
-        "second. Operator (`platform.policy.update`)."
-    )
-    async def policy_apply(
-        self,
-        info: Info,
-        input: Annotated[PolicyApplyInput, strawberry.argument(description="What to apply.")],
-    ) -> PolicyApplyPayload:
-        applied = await policy_resolvers.apply_policy(
-            info.context.actor,
-            info.context.services.settings,
-            message=input.message,
-            plan_id=str(input.plan_id) if input.plan_id is not None else None,
-            rules=input.rules,
-            expected_version=input.expected_version,
-            force=input.force,
-        )
-        return PolicyApplyPayload(
-            version=PolicyVersion.from_model(applied.version),
-            shipped_table=DecisionTableResult.of(applied.guard_run),
-        )
-
-    @strawberry.mutation(
-        description="Store a new version equal to an old one. Operator (`platform.policy.update`)."
-    )
-    async def policy_rollback(
-        self,
-        info: Info,
-        input: Annotated[
-            PolicyRollbackInput, strawberry.argument(description="The version to restore.")
-        ],
-    ) -> PolicyRollbackPayload:
-        applied = await policy_resolvers.rollback_policy(
-            info.context.actor,
-            info.context.services.settings,
-            version=input.version,
-            expected_version=input.expected_version,
-            message=input.message,
-            force=input.force,
-        )
-        return PolicyRollbackPayload(
-            version=PolicyVersion.from_model(applied.version),
-            shipped_table=DecisionTableResult.of(applied.guard_run),
-        )

@@ -1,0 +1,47 @@
+"""What resolvers hand to the schema layer: the stored records and their enumerations.
+
+The schema layer reads these records' fields to build its GraphQL types; it never imports
+storage itself, so it cannot query or write behind the resolvers' back.
+"""
+
+from mailkeys.models import (
+    ApiKey,
+    AuditEvent,
+    BillingProfile,
+    DeliveryGroup,
+    Domain,
+    KeyStatus,
+    KeyType,
+    LimitedResource,
+    Mailbox,
+    MailboxPassword,
+    MailboxStatus,
+    Message,
+    PolicyChangeSource,
+    PolicyVersion,
+    Provider,
+    SendScopeMode,
+    Team,
+    Webhook,
+)
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "BillingProfile",
+    "DeliveryGroup",
+    "Domain",
+    "KeyStatus",
+    "KeyType",
+    "LimitedResource",
+    "Mailbox",
+    "MailboxPassword",
+    "MailboxStatus",
+    "Message",
+    "PolicyChangeSource",
+    "PolicyVersion",
+    "Provider",
+    "SendScopeMode",
+    "Team",
+    "Webhook",
+]
