@@ -20,7 +20,7 @@ from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.rules import PolicyLine, parse_policy
 from mailkeys.policy.snapshot import Decision, PolicySnapshot
 from mailkeys.policy.validation import PolicyLineError, line_problems, load_model
-from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain, permission_matches
+from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
 
 # Casbin logs every denial at WARNING; our own decision log is structured and deliberate.
 logging.getLogger("casbin").setLevel(logging.ERROR)
@@ -80,7 +80,6 @@ def _ask_casbin_unlocked(
     model: Any, lines: list[PolicyLine]
 ) -> dict[tuple[str, str, str], Decision]:
     enforcer = casbin.Enforcer(model, _LinesAdapter(lines))
-    enforcer.add_function("permMatch", permission_matches)
     roles = {line.values[0] for line in lines if line.ptype in {"p", "g"}}
     roles |= {line.values[1] for line in lines if line.ptype == "g"}
     table: dict[tuple[str, str, str], Decision] = {}
