@@ -19,8 +19,8 @@ from casbin.persist.adapter import Adapter, load_policy_line
 from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.rules import PolicyLine, parse_policy
 from mailkeys.policy.snapshot import Decision, PolicySnapshot
-from mailkeys.policy.validation import PolicyLineError, line_problems, load_model
-from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain, permission_matches
+from mailkeys.policy.validation import PolicyLineError, line_problems, load_model, table_problems
+from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
 
 # Casbin logs every denial at WARNING; our own decision log is structured and deliberate.
 logging.getLogger("casbin").setLevel(logging.ERROR)
@@ -80,7 +80,6 @@ def _ask_casbin_unlocked(
     model: Any, lines: list[PolicyLine]
 ) -> dict[tuple[str, str, str], Decision]:
     enforcer = casbin.Enforcer(model, _LinesAdapter(lines))
-    enforcer.add_function("permMatch", permission_matches)
     roles = {line.values[0] for line in lines if line.ptype in {"p", "g"}}
     roles |= {line.values[1] for line in lines if line.ptype == "g"}
     table: dict[tuple[str, str, str], Decision] = {}
@@ -104,15 +103,6 @@ def _snapshot(
     return PolicySnapshot(version=version, lines=tuple(lines), presets=presets, table=table)
 
 
-def _empty_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
-    granting = {role for role, _, _ in snapshot.table}
-    return [
-        PolicyLineError(line.line_number, f"preset '{line.values[0]}' grants nothing")
-        for line in snapshot.lines
-        if line.ptype == "p2" and line.values[0] not in granting
-    ]
-
-
 def compile_policy(
     model_text: str, policy_text: str, version: int
 ) -> tuple[PolicySnapshot | None, list[PolicyLineError]]:
@@ -126,7 +116,7 @@ def compile_policy(
     if problems:
         return None, problems
     snapshot = _snapshot(version, lines, _ask_casbin(load_model(model_text), lines))
-    problems = _empty_presets(snapshot)
+    problems = table_problems(snapshot)
     return (None, problems) if problems else (snapshot, [])
 
 
@@ -164,4 +154,8 @@ def snapshot_from_decisions(
         (role, permission, Domain(domain)): Decision(True, tuple(rule) or None)
         for role, permission, domain, rule in decisions
     }
-    return _snapshot(version, lines, table)
+    snapshot = _snapshot(version, lines, table)
+    problems = table_problems(snapshot)
+    if problems:
+        raise problems[0]
+    return snapshot

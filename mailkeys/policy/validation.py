@@ -1,7 +1,9 @@
-"""Checking proposed rules against the model and the vocabulary, naming every bad line.
+"""Checking proposed rules against the model, the vocabulary and Casbin's answers.
 
 Casbin accepts any string as a role, permission or domain; most typos would silently grant
-nothing. These checks refuse what the service cannot mean, each problem with its line.
+nothing, and some lines Casbin evaluates are ignored by the issuing rules or would give
+infrastructure keys operator powers. These checks refuse what the service cannot mean, each
+problem with its line: `line_problems` before Casbin is asked, `table_problems` on its answers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from casbin.model import Model
 
 from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.rules import PolicyLine
+from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
     KIND_PREFIX,
@@ -93,16 +96,49 @@ def _grant_problem(line: PolicyLine) -> str | None:
         return f"unknown domain '{domain}'"
     if not is_valid_pattern(pattern):
         return f"'{pattern}' is not a permission pattern"
-    covered = [
-        permission
+    # Delegation counts only for mailbox permissions (`can_issue`): a role issues team and
+    # platform permissions only by holding them.
+    wanted = Domain.MAILBOX if domain == Domain.DELEGATE else Domain(domain)
+    if not any(
+        permission_domain is wanted and permission_matches(permission, pattern)
         for permission, permission_domain in PERMISSION_DOMAIN.items()
-        if permission_matches(permission, pattern)
-        # a delegation grant may name a permission of any domain
-        and (domain == Domain.DELEGATE or permission_domain == domain)
-    ]
-    if not covered:
+    ):
+        if domain == Domain.DELEGATE:
+            return (
+                f"'{pattern}' names no mailbox permission, and delegation counts only for "
+                "mailbox permissions (team and platform ones are issued by holding them)"
+            )
         return f"'{pattern}' names no known {domain} permission"
     return None
+
+
+def _issuer_problem(role: str, issuers: set[str]) -> str | None:
+    """Why a `delegate` line of `role` would never be used, or None.
+
+    Only infrastructure keys issue credentials, so delegation counts for presets and the
+    group roles they inherit; never for the built-in roles (`kind:...`, operator, gateway).
+    """
+    if role in _BUILT_IN_ROLES:
+        return f"'{role}' never issues credentials: delegation counts only for presets (root:...)"
+    if role.startswith(ROLE_PREFIX) and role not in issuers:
+        return f"no preset inherits '{role}', so its delegation would never be used"
+    return None
+
+
+def _issuers(lines: list[PolicyLine], presets: set[str]) -> set[str]:
+    """The presets and every role some preset inherits through g lines."""
+    parents: dict[str, set[str]] = {}
+    for line in lines:
+        if line.ptype == "g":
+            parents.setdefault(line.values[0], set()).add(line.values[1])
+    reached = set(presets)
+    frontier = list(presets)
+    while frontier:
+        for parent in parents.get(frontier.pop(), ()):
+            if parent not in reached:
+                reached.add(parent)
+                frontier.append(parent)
+    return reached
 
 
 def line_problems(lines: Iterable[PolicyLine], model_text: str) -> list[PolicyLineError]:
@@ -112,6 +148,7 @@ def line_problems(lines: Iterable[PolicyLine], model_text: str) -> list[PolicyLi
     shaped = [line for line in lines if _shape_problem(line, sections) is None]
     presets = {line.values[0] for line in shaped if line.ptype == "p2"}
     inherited = {line.values[1] for line in shaped if line.ptype == "g"}
+    issuers = _issuers(shaped, presets)
     problems: list[PolicyLineError] = []
     first_seen: dict[str, int] = {}
     declared: dict[str, int] = {}
@@ -121,14 +158,18 @@ def line_problems(lines: Iterable[PolicyLine], model_text: str) -> list[PolicyLi
             reason = f"duplicate of line {first_seen[str(line)]}"
         if reason is None:
             first_seen[str(line)] = line.line_number
-            reason = _line_meaning_problem(line, presets, inherited, declared)
+            reason = _line_meaning_problem(line, presets, inherited, issuers, declared)
         if reason is not None:
             problems.append(PolicyLineError(line.line_number, reason))
     return problems
 
 
 def _line_meaning_problem(
-    line: PolicyLine, presets: set[str], inherited: set[str], declared: dict[str, int]
+    line: PolicyLine,
+    presets: set[str],
+    inherited: set[str],
+    issuers: set[str],
+    declared: dict[str, int],
 ) -> str | None:
     if line.ptype == "p2":
         preset = line.values[0]
@@ -139,10 +180,90 @@ def _line_meaning_problem(
         declared[preset] = line.line_number
         return None
     if line.ptype == "p":
-        return _grant_problem(line) or _role_problem(line.values[0], presets, inherited)
+        role, _, domain = line.values
+        problem = _grant_problem(line) or _role_problem(role, presets, inherited)
+        if problem is None and domain == Domain.DELEGATE:
+            problem = _issuer_problem(role, issuers)
+        return problem
     if line.ptype == "g":
         for name in line.values:
             problem = _role_problem(name, presets, inherited)
             if problem:
                 return problem
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Problems that only Casbin's answers show (what each role ends up holding through g lines)
+# ---------------------------------------------------------------------------------------------
+
+
+def table_problems(snapshot: PolicySnapshot) -> list[PolicyLineError]:
+    """Every problem with what the rules grant, each naming its line, in line order."""
+    problems = [
+        *_empty_presets(snapshot),
+        *_empty_parents(snapshot),
+        *_platform_presets(snapshot),
+    ]
+    return sorted(problems, key=lambda problem: problem.line_number)
+
+
+def _empty_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
+    granting = snapshot.roles
+    return [
+        PolicyLineError(line.line_number, f"preset '{line.values[0]}' grants nothing")
+        for line in snapshot.lines
+        if line.ptype == "p2" and line.values[0] not in granting
+    ]
+
+
+def _empty_parents(snapshot: PolicySnapshot) -> list[PolicyLineError]:
+    granting = snapshot.roles
+    return [
+        PolicyLineError(
+            line.line_number,
+            f"role '{line.values[1]}' grants nothing (no p line gives it or a role it "
+            "inherits a permission), so inheriting it has no effect",
+        )
+        for line in snapshot.lines
+        if line.ptype == "g" and line.values[1] not in granting
+    ]
+
+
+def _platform_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
+    """Presets holding platform permissions, named by the line that gives them.
+
+    A preset is what an infrastructure key holds: platform permissions would give a team's
+    key the operator's powers. The line named is the p line of a direct grant, or the
+    preset's g line that starts the chain to the granting role.
+    """
+    by_line: dict[int, tuple[str, list[str], list[str]]] = {}
+    for (role, permission, domain), decision in sorted(snapshot.table.items()):
+        if domain != Domain.PLATFORM or role not in snapshot.presets or not decision.matched_rule:
+            continue
+        granting = decision.matched_rule[0]
+        chain = snapshot.role_chain(role, granting)
+        if len(chain) > 1:
+            line = _line_of(snapshot, "g", (chain[0], chain[1]))
+        else:
+            line = _line_of(snapshot, "p", decision.matched_rule)
+        by_line.setdefault(line, (role, chain, []))[2].append(permission)
+    problems = []
+    for line_number, (preset, chain, permissions) in by_line.items():
+        via = f" through {' -> '.join(chain)}" if len(chain) > 1 else ""
+        problems.append(
+            PolicyLineError(
+                line_number,
+                f"preset '{preset}' would hold platform permissions{via} "
+                f"({', '.join(permissions)}); infrastructure keys never hold them",
+            )
+        )
+    return problems
+
+
+def _line_of(snapshot: PolicySnapshot, ptype: str, values: tuple[str, ...]) -> int:
+    return next(
+        line.line_number
+        for line in snapshot.lines
+        if line.ptype == ptype and line.values == tuple(values)
+    )
