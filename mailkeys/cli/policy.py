@@ -193,7 +193,7 @@ def test(args: argparse.Namespace) -> int:
     return REFUSED if failed else OK
 
 
-def add_policy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `mailkeys policy export|import|test`."""
     parser = commands.add_parser(
         "policy",

@@ -98,3 +98,13 @@ class DatabaseBehindError(RuntimeError):
             f"({', '.join(pending)}). Run `mailkeys migrate` first."
         )
         self.pending = pending
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}{sep}{user}{':***' if has_password else ''}@{host}"
