@@ -12,7 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from mailkeys import clock
-from mailkeys.auth.keys import Authenticator, FailureBudget, LastUsedRecorder
+from mailkeys.auth.budget import FailureBudget
+from mailkeys.auth.keys import Authenticator
+from mailkeys.auth.last_used import LastUsedRecorder
 from mailkeys.auth.ratelimit import RateLimiter
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import KeyStatus, KeyType, MailboxPassword, MailboxStatus
@@ -123,7 +125,7 @@ class CredentialChecker:
             candidate = await _key_candidate(mailbox, secret, now) if mailbox else None
         if mailbox is None or mailbox.status is not MailboxStatus.ACTIVE:
             return DENIED
-        if candidate is None or not await self._authenticator.verify_guarded(
+        if candidate is None or not await self._authenticator.verifier.verify(
             secret, candidate.secret_hash, budget
         ):
             return DENIED

@@ -14,6 +14,7 @@ from mailkeys.auth.services import Services
 from mailkeys.http import graphiql
 from mailkeys.schema import build_schema
 from mailkeys.schema.context import RequestContext
+from mailkeys.telemetry.logs import request_id_var
 
 
 class MailkeysGraphQL(GraphQL[RequestContext, None]):
@@ -48,7 +49,7 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(
             request=request,
             response=response,
-            request_id=request.state.request_id,
+            request_id=request_id_var.get() or "",
             services=self.services,
             authentication=authentication,
         )

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: a request id on every response, and a bound on request bodies."""
+"""Middleware: a request id on every response, and a bound on request bodies."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import re
 import uuid
 
+from asgi_correlation_id import CorrelationIdMiddleware
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailkeys.telemetry.logs import request_id_var
@@ -13,32 +15,19 @@ from mailkeys.telemetry.logs import request_id_var
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
-class RequestIdMiddleware:
-    """Adopts a sane incoming `X-Request-Id` or makes one; every response carries it."""
+def request_ids() -> Middleware:
+    """Every response carries `X-Request-Id`: a sane incoming one is kept, else a new one.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
+    `asgi-correlation-id` does the work; the id is in `request_id_var` for every log line,
+    audit event and error of the request.
+    """
+    return Middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-Id",
+        update_request_header=False,
+        generator=lambda: uuid.uuid4().hex,
+        validator=lambda incoming: _INCOMING_ID.fullmatch(incoming) is not None,
+    )
 
 
 class _BodyTooLarge(Exception):
@@ -84,7 +73,7 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id")
+        request_id = request_id_var.get()
         body = json.dumps(
             {
                 "data": None,

@@ -22,7 +22,7 @@ from mailkeys.models import KeyStatus, KeyType
 from mailkeys.models.inventory import PASSWORD_TYPE, credential_inventory
 from mailkeys.settings import Settings
 from mailkeys.telemetry import metrics
-from mailkeys.telemetry.logs import RequestRecord, current_request, request_log
+from mailkeys.telemetry.logs import RequestRecord, current_request, request_id_var, request_log
 
 # The outcome code of a request that no GraphQL execution answered, by HTTP status.
 _CODE_OF_STATUS = {
@@ -67,7 +67,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         record = RequestRecord(
-            request_id=scope.get("state", {}).get("request_id"),
+            request_id=request_id_var.get(),
             method=scope["method"],
             path=scope["path"],
         )

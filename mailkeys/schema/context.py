@@ -8,7 +8,7 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mailkeys.auth.keys import Authentication
+from mailkeys.auth.authentication import Authentication
 from mailkeys.auth.services import Services
 from mailkeys.errors import RateLimitedError, ServiceUnavailableError, UnauthenticatedError
 from mailkeys.policy import Actor

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from asgi_correlation_id import correlation_id
+
 from mailkeys.settings import LogFormat
 
 request_log = logging.getLogger("mailkeys.requests")
@@ -44,8 +46,9 @@ class RequestRecord:
 
 
 current_request: ContextVar[RequestRecord | None] = ContextVar("current_request", default=None)
-# The id of the request being served; every log line and audit event of it carries it.
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The id of the request being served (set by the request-id middleware, asgi-correlation-id);
+# every log line, audit event and error of the request carries it.
+request_id_var: ContextVar[str | None] = correlation_id
 
 
 def note_credential(
@@ -146,6 +149,8 @@ def logging_config(
             request_log.name: {"level": "INFO" if request_lines else "WARNING"},
             # Tortoise logs every connection open and close at INFO.
             "tortoise": {"level": "WARNING"},
+            # A client's malformed X-Request-Id is replaced, not worth a warning per request.
+            "asgi_correlation_id": {"level": "ERROR"},
         },
     }
 

@@ -1,0 +1,94 @@
+"""Verifying a secret against its argon2id hash, paying argon2 rarely.
+
+A token verified recently passes from a cache keyed by an HMAC of the token under a
+per-process key (never the token itself). The same token arriving many times at once (a
+client's burst on a cold worker) waits for one verification. Anything else is a guess until
+proven otherwise: it is charged to a failure budget before argon2 runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+
+from cachetools import TTLCache
+
+from mailkeys import clock
+from mailkeys.auth.budget import FailureBudget
+from mailkeys.auth.hashing import BoundedHasher
+from mailkeys.telemetry import metrics
+
+
+class VerifiedTokens:
+    """Tokens this process verified recently, keyed by a keyed hash (never the token itself).
+
+    An entry remembers the hash it was verified against, so a rotated or re-hashed key
+    never matches a stale entry. Bounded in size (least recently used out) and in age (from
+    the verification, not the last use): `cachetools.TTLCache` on the injectable clock.
+    """
+
+    def __init__(self, max_entries: int, max_age_seconds: float) -> None:
+        self._key = secrets.token_bytes(32)
+        self._entries: TTLCache[bytes, str] = TTLCache(
+            maxsize=max_entries, ttl=max_age_seconds, timer=clock.monotonic
+        )
+
+    def fingerprint(self, token: str) -> bytes:
+        """HMAC-SHA256 of the token under a per-process key."""
+        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+
+    def contains(self, fingerprint: bytes, secret_hash: str) -> bool:
+        """True if this token was verified against `secret_hash` within the window."""
+        verified_hash = self._entries.get(fingerprint)
+        return verified_hash is not None and hmac.compare_digest(verified_hash, secret_hash)
+
+    def add(self, fingerprint: bytes, secret_hash: str) -> None:
+        """Remember a successful verification."""
+        self._entries[fingerprint] = secret_hash
+
+
+class SecretVerifier:
+    """Verifies secrets for every authenticator of this process, sharing one cache."""
+
+    def __init__(self, hasher: BoundedHasher, cache_size: int, cache_seconds: float) -> None:
+        self._hasher = hasher
+        self._verified = VerifiedTokens(cache_size, cache_seconds)
+        self._in_flight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+
+    async def verify(self, secret: str, secret_hash: str, budget: FailureBudget) -> bool:
+        """Verify `secret`, paying argon2 at most once per process for the same token.
+
+        A token verified recently passes from the cache. The same token arriving many times
+        at once (a client's burst on a cold worker) waits for one verification instead of
+        paying argon2 and charging the budget once per request. Anything else is a guess
+        until proven otherwise: it is charged to `budget` before argon2 runs, so guesses
+        arriving at once cannot all pass before the first failure is counted, and forged
+        tokens for a known key id cannot make the server pay argon2 without end; a right
+        secret refunds its charge.
+        """
+        fingerprint = self._verified.fingerprint(secret)
+        if self._verified.contains(fingerprint, secret_hash):
+            metrics.VERIFIED_CACHE_HIT.inc()
+            return True
+        flight = (fingerprint, secret_hash)
+        running = self._in_flight.get(flight)
+        if running is not None:
+            return await asyncio.shield(running)
+        metrics.VERIFIED_CACHE_MISS.inc()
+        verification = asyncio.get_running_loop().create_future()
+        self._in_flight[flight] = verification
+        try:
+            ok = await budget.charge() and await self._hasher.verify(secret_hash, secret)
+            if ok:
+                self._verified.add(fingerprint, secret_hash)
+                await budget.refund()
+            verification.set_result(ok)
+            return ok
+        except BaseException as error:
+            verification.set_exception(error)
+            verification.exception()  # retrieved here: waiters, if any, re-raise it
+            raise
+        finally:
+            del self._in_flight[flight]
