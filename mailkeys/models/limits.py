@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.functions import Count
+
 from mailkeys.errors import LimitExceededError
 from mailkeys.models.keys import ApiKey, live_key_filter
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword
@@ -12,15 +14,22 @@ from mailkeys.models.routing import Provider
 from mailkeys.models.teams import LimitedResource, Team, team_limit
 
 
+def slot_cost(live_keys: int) -> int:
+    """What the live keys of one rotation chain cost: a predecessor and its successor share
+    one slot, and every further live key of the chain takes a slot of its own."""
+    return max(1, live_keys - 1)
+
+
 async def count_active_credentials(team_id: str, now: datetime) -> int:
-    """Active keys and mailbox passwords; a key and its rotation successor share one slot."""
-    slots = (
+    """Active keys (by rotation chain, see `slot_cost`) and mailbox passwords."""
+    chains = (
         await ApiKey.filter(live_key_filter(now), team_id=team_id)
-        .distinct()
-        .values_list("slot_id", flat=True)
+        .annotate(live=Count("id"))
+        .group_by("slot_id")
+        .values("live")
     )
     passwords = await MailboxPassword.filter(team_id=team_id, revoked_at__isnull=True).count()
-    return len(slots) + passwords
+    return sum(slot_cost(int(chain["live"])) for chain in chains) + passwords
 
 
 async def count_used(team_id: str, resource: LimitedResource, now: datetime) -> int:
@@ -52,4 +61,18 @@ async def check_limit(team_id: str, resource: LimitedResource, now: datetime) ->
     """
     limit = await team_limit(team_id, resource)
     if await count_used(team_id, resource, now) >= limit:
+        raise LimitExceededError(resource.value, limit)
+
+
+async def check_no_growth_past_limit(
+    team_id: str, resource: LimitedResource, before: int, now: datetime
+) -> None:
+    """Raise LimitExceededError if a change grew the team's use of `resource` past its limit.
+
+    For changes that may or may not take a slot (a rotation); call inside the transaction,
+    after the change's writes and with the use counted before them.
+    """
+    after = await count_used(team_id, resource, now)
+    limit = await team_limit(team_id, resource)
+    if after > before and after > limit:
         raise LimitExceededError(resource.value, limit)

@@ -12,6 +12,7 @@ from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import ConflictError, InvalidInputError, NotFoundError
 from mailkeys.models import ApiKey, KeyStatus, KeyType, LimitedResource
 from mailkeys.models.keys import status_filter
+from mailkeys.models.limits import check_no_growth_past_limit, count_used
 from mailkeys.models.pagination import keyset_page
 from mailkeys.pages import Page
 from mailkeys.policy import Actor, load_for, team_for
@@ -78,8 +79,10 @@ async def rotate_key(
         now = clock.now()
         grace_end = _grace_end(now, grace_seconds)
         prepared = await prepare_key(config, hasher)
-        # A predecessor and its successor share one slot: no limit check, only the lock.
+        # A predecessor and its successor share one slot, so a team at its limit can rotate;
+        # a third live key of a chain takes a slot (see models.limits.slot_cost).
         async with attempt.locked():
+            used = await count_used(key.team_id, LimitedResource.CREDENTIALS, now)
             key = await attempt.load(ApiKey, key_id, WITH_MAILBOX)  # again, under the lock
             if key.status_at(now, None) in (KeyStatus.REVOKED, KeyStatus.EXPIRED):
                 raise ConflictError("Only a live key can be rotated.")
@@ -90,6 +93,7 @@ async def rotate_key(
             if grace_end is not None and (key.revoked_at is None or grace_end < key.revoked_at):
                 key.revoked_at = grace_end
             await key.save(update_fields=["rotated_to_id", "revoked_at"])
+            await check_no_growth_past_limit(key.team_id, LimitedResource.CREDENTIALS, used, now)
             await attempt.succeeded(
                 key.id, {"successor": successor.id, "grace_period_seconds": grace_seconds}
             )
