@@ -17,6 +17,7 @@ from mailkeys import policy
 from mailkeys.auth.services import Services
 from mailkeys.http.app import create_app
 from mailkeys.models import MODEL_MODULES
+from mailkeys.resolvers import changes
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.settings import Argon2Parameters, Settings
@@ -62,6 +63,12 @@ def installed_policy(shipped_policy: policy.PolicySnapshot) -> policy.PolicySnap
     """Every test starts from the shipped policy."""
     policy.install(shipped_policy)
     return shipped_policy
+
+
+@pytest.fixture(autouse=True)
+def refusal_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with no refused attempts counted (the bound is per process)."""
+    monkeypatch.setattr(changes, "_refusal_windows", changes.RefusalWindows())
 
 
 @pytest.fixture

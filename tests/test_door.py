@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from mailkeys import clock
+from mailkeys.clock import ManualClock
 from mailkeys.models import AuditEvent
+from mailkeys.resolvers.changes import REFUSALS_RECORDED_PER_MINUTE
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
@@ -145,3 +148,26 @@ async def test_another_team_s_resource_is_not_found_like_a_missing_one(
 
     assert other.codes == missing.codes == ["NOT_FOUND"]
     assert other.errors[0]["message"] == missing.errors[0]["message"]
+
+
+async def test_refused_attempts_are_audited_one_by_one_only_up_to_a_bound(
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey
+) -> None:
+    # given a credential that may not revoke keys, hammering revocations of chosen ids
+    team = await make_team()
+    reader = await make_key(team.token, preset="root:readonly")
+    with clock.using(ManualClock(1_800_000_030.0)) as time:
+        for i in range(200):
+            await gql(REVOKE, {"id": f"guess{i:04d}"}, token=reader.token)
+
+        # then at most the bound is written one by one, and the rest is counted, not lost
+        refused = AuditEvent.filter(action="key.revoke", outcome="permission_denied")
+        assert await refused.count() == REFUSALS_RECORDED_PER_MINUTE
+
+        time.advance(60)  # the next minute: the count of what was left out is recorded once
+        await gql(REVOKE, {"id": "guess9999"}, token=reader.token)
+    [summary] = await AuditEvent.filter(action="audit.refusals_suppressed")
+    assert summary.actor == f"infrastructure:{reader.id}"
+    assert summary.team_id == team.id
+    assert summary.details["suppressed"] == 200 - REFUSALS_RECORDED_PER_MINUTE
+    assert await refused.count() == REFUSALS_RECORDED_PER_MINUTE + 1

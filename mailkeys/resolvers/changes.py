@@ -16,10 +16,12 @@ transaction rolled back, with the reason as its outcome.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise.models import Model
@@ -30,11 +32,14 @@ from mailkeys.errors import MailkeysError
 from mailkeys.models import AuditEvent, LimitedResource
 from mailkeys.models.limits import check_limit, lock_team
 from mailkeys.policy import Actor, authorize_any, depends_on_row, load_for, resource_of
+from mailkeys.telemetry import metrics
 from mailkeys.telemetry.logs import audit_log
 from mailkeys.tokens import new_id
 from mailkeys.validation import is_resource_id
 
 RowT = TypeVar("RowT", bound=Model)
+REFUSALS_RECORDED_PER_MINUTE = 20
+log = logging.getLogger("mailkeys.audit")
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,59 @@ async def locked_team(team_id: str, room_for: LimitedResource | None = None) -> 
         yield
 
 
+@dataclass
+class _Window:
+    minute: int
+    team_id: str | None
+    recorded: int = 0
+    suppressed: int = 0
+
+    @property
+    def minute_start(self) -> str:
+        return datetime.fromtimestamp(self.minute * 60, UTC).isoformat()
+
+
+class RefusalWindows:
+    """How many refused attempts each principal had recorded this minute, in this process.
+
+    A refused attempt names a target the client chose, so without a bound anyone could fill
+    the audit trail with rows. Each principal gets `REFUSALS_RECORDED_PER_MINUTE` rows a
+    minute (per worker); further refusals are counted, and the count is recorded as one
+    `audit.refusals_suppressed` event when that principal is next refused in a later minute
+    (and counted in the metrics at once).
+    """
+
+    _PRUNE_AT = 10_000
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+
+    def admit(self, label: str, team_id: str | None) -> tuple[bool, _Window | None]:
+        """Whether to record this refusal, and a finished window whose count to record."""
+        minute = int(clock.time() // 60)
+        window = self._windows.get(label)
+        finished = None
+        if window is None or window.minute != minute:
+            if window is not None and window.suppressed:
+                finished = window
+            if len(self._windows) >= self._PRUNE_AT:
+                self._windows = {k: w for k, w in self._windows.items() if w.minute == minute}
+            window = self._windows[label] = _Window(minute, team_id)
+        if window.recorded < REFUSALS_RECORDED_PER_MINUTE:
+            window.recorded += 1
+            return True, finished
+        if not window.suppressed:
+            log.warning(
+                "further refusals this minute are counted, not recorded one by one",
+                extra={"actor": label},
+            )
+        window.suppressed += 1
+        return False, finished
+
+
+_refusal_windows = RefusalWindows()
+
+
 class Attempt:
     """One run of an action by an actor: what the use case inside `change()` works with."""
 
@@ -172,12 +230,26 @@ async def change(
             authorize_any(actor, action.permissions)
         yield attempt
     except MailkeysError as error:
-        await record_event(
-            actor,
-            action.name,
-            action.target,
-            attempt.target_id,
-            attempt.team_id,
-            outcome_of(error),
-        )
+        await _record_refusal(attempt, outcome_of(error))
         raise
+
+
+async def _record_refusal(attempt: Attempt, outcome: str) -> None:
+    """Audit a refused attempt, within the per-credential bound (see `RefusalWindows`)."""
+    admitted, summary = _refusal_windows.admit(attempt.actor.label, attempt.team_id)
+    if summary is not None:
+        await record_event(
+            attempt.actor,
+            "audit.refusals_suppressed",
+            "audit",
+            None,
+            summary.team_id,
+            details={"suppressed": summary.suppressed, "minute": summary.minute_start},
+        )
+    if admitted:
+        action = attempt.action
+        await record_event(
+            attempt.actor, action.name, action.target, attempt.target_id, attempt.team_id, outcome
+        )
+    else:
+        metrics.AUDIT_REFUSALS_SUPPRESSED.inc()

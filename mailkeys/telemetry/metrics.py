@@ -83,9 +83,15 @@ VERIFIED_CACHE_HIT = _VERIFIED_CACHE.labels("hit")
 VERIFIED_CACHE_MISS = _VERIFIED_CACHE.labels("miss")
 RATE_LIMIT_REJECTIONS = Counter(
     "mailkeys_rate_limit_rejections",
-    "Requests refused by a rate limit: `credential` (per-key budget) or `check_failures` "
-    "(failed credential checks per address).",
+    "Requests refused by a rate limit: `credential` (per-key budget), `auth_failures` "
+    "(failed verifications per key id) or `check_failures` (failed credential checks per "
+    "address).",
     ["limiter"],
+)
+AUDIT_REFUSALS_SUPPRESSED = Counter(
+    "mailkeys_audit_refusals_suppressed",
+    "Refused attempts counted but not recorded one by one: a principal's refusals beyond "
+    "20 a minute (per worker) are summed into one audit event.",
 )
 CREDENTIAL_CHECKS = Counter(
     "mailkeys_credential_checks",
