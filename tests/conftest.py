@@ -17,9 +17,9 @@ from mailkeys import policy
 from mailkeys.auth.services import Services
 from mailkeys.http.app import create_app
 from mailkeys.models import MODEL_MODULES
-from mailkeys.resolvers import changes
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.resolvers import changes
 from mailkeys.settings import Argon2Parameters, Settings
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"
