@@ -1,4 +1,4 @@
-"""The authentication hot path: Bearer token -> Actor, paying argon2 rarely (SPEC §3, §6).
+"""The authentication hot path: Bearer token -> Actor, paying argon2 rarely.
 
 Per request: an offline format and checksum test, one primary-key read of the key row
 (which is what makes revocation, expiry and mailbox suspension take effect on the very next
