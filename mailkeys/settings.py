@@ -1,4 +1,4 @@
-"""Configuration from the environment (SPEC §8); a leaf that imports nothing of mailkeys."""
+"""Configuration from the environment; a leaf that imports nothing of mailkeys."""
 
 from __future__ import annotations
 

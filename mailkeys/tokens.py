@@ -1,4 +1,4 @@
-"""Token format (SPEC §1), identifiers, and argon2id hashing of secrets.
+"""Token format, identifiers, and argon2id hashing of secrets (docs/credentials.md).
 
 A key token reads `smx_root_<key id>_<secret><checksum>`:
 

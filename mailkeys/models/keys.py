@@ -1,4 +1,4 @@
-"""API keys: infrastructure, sending and mailbox keys (SPEC §1, §3)."""
+"""API keys: infrastructure, sending and mailbox keys (docs/credentials.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mailboxes and their per-integration passwords (SPEC §1, §5)."""
+"""Mailboxes and their per-integration passwords (docs/mailboxes-and-sending.md)."""
 
 from __future__ import annotations
 

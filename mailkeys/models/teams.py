@@ -1,4 +1,4 @@
-"""Teams and their per-resource limits (SPEC §4)."""
+"""Teams and their per-resource limits (docs/limits.md)."""
 
 from __future__ import annotations
 

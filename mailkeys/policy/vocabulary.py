@@ -1,4 +1,4 @@
-"""The permission vocabulary: every permission an operation of the service checks (SPEC §2).
+"""The permission vocabulary: every permission a policy may grant (docs/permissions.md).
 
 The policy decides which roles hold which of these; it cannot invent new ones, because only
 operations the service implements can check a permission.

@@ -1,4 +1,4 @@
-"""Explaining access: why a credential may or may not do something, and who may (SPEC §7).
+"""Explaining access: why a credential may or may not do something, and who may.
 
 An answer has two parts. The policy's: the decision `authorize` makes, with the role asked,
 the role chain and the matched rule (`mailkeys.policy.explain`). And the gates outside the

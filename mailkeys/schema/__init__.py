@@ -76,7 +76,7 @@ class MailkeysSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with the error mapping and the abuse limits of SPEC §6."""
+    """The schema with the error mapping and the abuse limits (docs/api.md)."""
     # Factories, not instances: Strawberry builds fresh extensions for every request. The
     # validation rules are built once here: QueryDepthLimiter and MaxAliasesLimiter make new
     # rule classes per instance, which ValidationCache takes as a new key every time.

@@ -1,4 +1,4 @@
-"""Relay-style connections shared by every list (SPEC §6)."""
+"""Relay-style connections shared by every list (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one place that turns domain errors into `extensions.code` and HTTP statuses (SPEC §6)."""
+"""The one place that turns domain errors into `extensions.code` and HTTP statuses."""
 
 from __future__ import annotations
 
