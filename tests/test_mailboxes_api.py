@@ -641,6 +641,28 @@ async def test_no_mailbox_key_is_issued_for_a_suspended_mailbox(
     assert result.codes == ["CONFLICT"]
 
 
+async def test_no_mailbox_key_is_rotated_while_its_mailbox_is_suspended(
+    gql: Gql, make_team: MakeTeam
+) -> None:
+    team = await make_team()
+    mailbox = await create_mailbox(gql, team.token)
+    created = await gql(
+        KEY_CREATE,
+        {"input": {"type": "MAILBOX", "permissions": ["email.send"], "mailboxId": mailbox["id"]}},
+        token=team.token,
+    )
+    key_id = created.ok()["apiKeyCreate"]["apiKey"]["id"]
+    (await gql(SUSPEND, {"id": mailbox["id"]}, token=team.token)).ok()
+
+    rotate = "mutation($id: ID!) { apiKeyRotate(input: {id: $id}) { apiKey { id } } }"
+    refused = await gql(rotate, {"id": key_id}, token=team.token)
+    (await gql(RESUME, {"id": mailbox["id"]}, token=team.token)).ok()
+    resumed = await gql(rotate, {"id": key_id}, token=team.token)
+
+    assert refused.codes == ["CONFLICT"]  # as issuing one is: resume it first
+    assert resumed.ok()["apiKeyRotate"]["apiKey"]["id"] != key_id
+
+
 # --- mailbox passwords -----------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """How many credentials each team holds, by type and status: the `/metrics` inventory.
 
 A handful of grouped counts, run when metrics are scraped (never per request): four for
-keys (one per derived status), two for mailbox passwords, one for the number of teams.
+keys (one per derived status), three for mailbox passwords, one for the number of teams.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.policy.read",
     "platform.policy.update",
     "platform.credential.check",
-    # On-call operator paths of the `mailkeys` command (cli_operator.py): read any team's
-    # keys and audit trail, revoke any key. Not exposed over GraphQL.
+    # On-call operator paths of the `mailkeys keys` and `mailkeys audit` commands: read any
+    # team's keys and audit trail, revoke any key. Not exposed over GraphQL.
     "platform.key.read",
     "platform.key.revoke",
     "platform.audit.read",

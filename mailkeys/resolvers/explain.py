@@ -28,7 +28,7 @@ from mailkeys.models import (
     Team,
 )
 from mailkeys.models.keys import live_key_filter
-from mailkeys.pages import page_size
+from mailkeys.pages import Page, decode_cursor, encode_cursor, page_size
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current, is_allowed
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
@@ -128,10 +128,7 @@ class WhoCanAnswer:
     """A page of the credentials that would be allowed, and the policy version asked."""
 
     policy_version: int
-    credentials: list[tuple[Credential, PolicyExplanation]]
-    cursors: list[str]
-    has_next_page: bool
-    total_count: int
+    page: Page[tuple[Credential, PolicyExplanation]]
 
 
 def _authorize_viewer(actor: Actor) -> None:
@@ -315,13 +312,10 @@ async def who_can(
         if all(gate.passed for gate in gates):
             allowed.append((credential, explanation))
     size = page_size(first)
-    # The cursor is the last id seen; ids sort, so a credential revoked meanwhile is no hole.
-    start = 0 if after is None else sum(1 for credential, _ in allowed if credential.id <= after)
-    page = allowed[start : start + size]
-    return WhoCanAnswer(
-        policy_version=snapshot.version,
-        credentials=page,
-        cursors=[credential.id for credential, _ in page],
-        has_next_page=start + size < len(allowed),
-        total_count=len(allowed),
-    )
+    # The cursor names the last id seen; ids sort, so a credential revoked meanwhile is no hole.
+    last = None if after is None else str(decode_cursor(after, ("who",), 1)[1][0])
+    start = 0 if last is None else sum(1 for credential, _ in allowed if credential.id <= last)
+    items = allowed[start : start + size]
+    cursors = [encode_cursor("who", credential.id) for credential, _ in items]
+    page = Page(items, cursors, start + size < len(allowed), len(allowed))
+    return WhoCanAnswer(policy_version=snapshot.version, page=page)

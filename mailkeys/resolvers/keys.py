@@ -84,8 +84,12 @@ async def rotate_key(
         async with attempt.locked():
             used = await count_used(key.team_id, LimitedResource.CREDENTIALS, now)
             key = await attempt.load(ApiKey, key_id, WITH_MAILBOX)  # again, under the lock
-            if key.status_at(now, None) in (KeyStatus.REVOKED, KeyStatus.EXPIRED):
+            mailbox_status = key.mailbox.status if key.mailbox else None
+            status = key.status_at(now, mailbox_status)
+            if status in (KeyStatus.REVOKED, KeyStatus.EXPIRED):
                 raise ConflictError("Only a live key can be rotated.")
+            if status is KeyStatus.SUSPENDED:
+                raise ConflictError("The mailbox is suspended; resume it before rotating its keys.")
             if key.rotated_to_id is not None:
                 raise ConflictError("This key was already rotated; rotate its successor.")
             successor = await insert_key(actor, key.team_id, prepared, rotated_from=key)

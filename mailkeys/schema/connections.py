@@ -35,7 +35,7 @@ class Edge(Generic[NodeT]):
     cursor: str = strawberry.field(description="An opaque position of this item.")
 
 
-@strawberry.type(description="A page of items, newest first.")
+@strawberry.type(description="A page of items, in the order its field documents.")
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")

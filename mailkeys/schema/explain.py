@@ -6,8 +6,9 @@ from typing import Annotated
 
 import strawberry
 
+from mailkeys.policy.explain import PolicyExplanation
 from mailkeys.resolvers import explain as explain_resolvers
-from mailkeys.schema.connections import After, Connection, Edge, First, PageInfo
+from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
 
@@ -103,6 +104,24 @@ class AllowedCredential:
     role: str | None = strawberry.field(description="The Casbin subject asked.")
     matched_rule: str | None = strawberry.field(description="The rule that allows it.")
 
+    @classmethod
+    def of(
+        cls, allowed: tuple[explain_resolvers.Credential, PolicyExplanation]
+    ) -> AllowedCredential:
+        """Convert a credential the policy allows, with the explanation."""
+        credential, explanation = allowed
+        return cls(
+            id=strawberry.ID(credential.id),
+            credential_type=credential.credential_type,
+            name=credential.name,
+            display=credential.display,
+            preset=credential.preset,
+            permissions=credential.permissions,
+            mailbox_id=_id(credential.mailbox.id if credential.mailbox else None),
+            role=explanation.role,
+            matched_rule=explanation.matched_rule,
+        )
+
 
 @strawberry.input(description="Which permission on which resource of a team.")
 class WhoCanInput:
@@ -162,33 +181,7 @@ class ExplainQueries:
             first,
             after,
         )
-        edges = [
-            Edge(
-                node=AllowedCredential(
-                    id=strawberry.ID(credential.id),
-                    credential_type=credential.credential_type,
-                    name=credential.name,
-                    display=credential.display,
-                    preset=credential.preset,
-                    permissions=credential.permissions,
-                    mailbox_id=_id(credential.mailbox.id if credential.mailbox else None),
-                    role=explanation.role,
-                    matched_rule=explanation.matched_rule,
-                ),
-                cursor=cursor,
-            )
-            for (credential, explanation), cursor in zip(
-                answer.credentials, answer.cursors, strict=True
-            )
-        ]
         return WhoCan(
             policy_version=answer.policy_version,
-            credentials=Connection(
-                edges=edges,
-                page_info=PageInfo(
-                    has_next_page=answer.has_next_page,
-                    end_cursor=answer.cursors[-1] if answer.cursors else None,
-                ),
-                total_count=answer.total_count,
-            ),
+            credentials=connection_of(answer.page, AllowedCredential.of),
         )

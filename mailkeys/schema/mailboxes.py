@@ -31,7 +31,10 @@ class Mailbox:
     address: str = strawberry.field(description="Its email address.")
     display_name: str = strawberry.field(description="The name shown to recipients.")
     reply_to: str = strawberry.field(description="Where replies go (empty: the address).")
-    signature: str = strawberry.field(description="Appended to outgoing mail.")
+    signature: str = strawberry.field(
+        description="The signature mail clients and the sending gateways add; emailSend stores "
+        "bodies as given."
+    )
     status: MailboxStatus = strawberry.field(description="Active or suspended.")
     created_at: datetime = strawberry.field(description="When it was created.")
 
