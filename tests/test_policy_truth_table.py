@@ -688,11 +688,13 @@ def test_every_declared_preset_grants_something(installed_policy: policy.PolicyS
         assert installed_policy.grants(preset, Domain.TEAM), preset
 
 
-def test_every_granted_role_is_a_preset_or_a_known_role(
+def test_every_granted_role_is_a_preset_a_team_role_or_a_known_role(
     installed_policy: policy.PolicySnapshot,
 ) -> None:
     known = {"kind:sending", "kind:mailbox", "kind:password", "role:operator", "role:gateway"}
-    assert installed_policy.roles <= set(installed_policy.presets) | known
+    team_roles = {"member:owner", "member:admin", "member:developer", "member:member"}
+    assert set(installed_policy.team_roles) == team_roles
+    assert installed_policy.roles <= set(installed_policy.presets) | team_roles | known
 
 
 @pytest.mark.parametrize("permission", VOCABULARY)

@@ -193,7 +193,7 @@ def test_delegate_line_of_a_group_no_preset_inherits_is_refused() -> None:
     problems = problems_of("g, kind:sending, role:senders", "p, role:senders, email.send, delegate")
 
     assert [number for number, _ in problems] == [1]
-    assert "no preset inherits 'role:senders'" in problems[0][1]
+    assert "no preset or team role inherits 'role:senders'" in problems[0][1]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailkeys.errors import PermissionDeniedError
+from mailkeys.errors import NotFoundError, PermissionDeniedError
 from mailkeys.policy.vocabulary import CredentialKind
 
 # Kinds whose credential lists its own permissions: it uses only those, within what the
@@ -18,7 +18,10 @@ class Actor:
     """An authenticated principal, with the facts about it read from storage.
 
     `team_id` is the team the principal acts in; only the operator and the gateways act in
-    none (they hold platform permissions), and only the operator sees every team's rows.
+    none (they hold platform permissions), and only the operator sees every team's rows. A
+    person acts in the team their request names, with their role there (`team_role`); a
+    person who named a team they are not a member of is an `outsider`, to whom that team
+    does not exist.
     """
 
     kind: CredentialKind
@@ -29,6 +32,11 @@ class Actor:
     permissions: frozenset[str] = frozenset()
     # Mailboxes a mailbox-class credential is bound to; None means every mailbox of the team.
     mailbox_ids: frozenset[str] | None = None
+    # A person's role in `team_id`, as a Casbin role (`member:admin`).
+    team_role: str | None = None
+    # A person's verified email, for audit trails (never used to decide).
+    email: str | None = None
+    outsider: bool = False
 
     @property
     def is_operator(self) -> bool:
@@ -49,6 +57,8 @@ class Actor:
 
     def own_team(self, permission: str) -> str:
         """The team this principal acts in; one that acts in none may not do `permission`."""
+        if self.outsider:
+            raise NotFoundError("Team")
         if self.team_id is None:
             raise PermissionDeniedError(permission)
         return self.team_id

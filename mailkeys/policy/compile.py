@@ -20,7 +20,7 @@ from mailkeys.errors import PolicyConfigurationError
 from mailkeys.policy.rules import PolicyLine, parse_policy
 from mailkeys.policy.snapshot import Decision, PolicySnapshot
 from mailkeys.policy.validation import PolicyLineError, line_problems, load_model, table_problems
-from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
+from mailkeys.policy.vocabulary import MEMBER_PREFIX, PERMISSION_DOMAIN, PRESET_PREFIX, Domain
 
 # Casbin logs every denial at WARNING; our own decision log is structured and deliberate.
 logging.getLogger("casbin").setLevel(logging.ERROR)
@@ -99,8 +99,12 @@ def _ask_casbin_unlocked(
 def _snapshot(
     version: int, lines: list[PolicyLine], table: dict[tuple[str, str, str], Decision]
 ) -> PolicySnapshot:
-    presets = {line.values[0]: line.values[1] for line in lines if line.ptype == "p2"}
-    return PolicySnapshot(version=version, lines=tuple(lines), presets=presets, table=table)
+    declared = {line.values[0]: line.values[1] for line in lines if line.ptype == "p2"}
+    presets = {role: name for role, name in declared.items() if role.startswith(PRESET_PREFIX)}
+    team_roles = {role: name for role, name in declared.items() if role.startswith(MEMBER_PREFIX)}
+    return PolicySnapshot(
+        version=version, lines=tuple(lines), presets=presets, team_roles=team_roles, table=table
+    )
 
 
 def compile_policy(

@@ -20,6 +20,7 @@ from mailkeys.policy.snapshot import Decision, PolicySnapshot
 from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
     KIND_ROLES,
+    MEMBER_PREFIX,
     OPERATOR_ROLE,
     PERMISSION_DOMAIN,
     PRESET_PREFIX,
@@ -45,6 +46,9 @@ def role_of(actor: Actor) -> str | None:
     fixed = _FIXED_ROLES.get(actor.kind)
     if fixed is not None:
         return fixed
+    if actor.kind is CredentialKind.PERSON:
+        role = actor.team_role
+        return role if role is not None and role.startswith(MEMBER_PREFIX) else None
     # An infrastructure key: only a preset, never the operator's role or a credential kind.
     preset = actor.preset
     return preset if preset is not None and preset.startswith(PRESET_PREFIX) else None
@@ -105,7 +109,7 @@ def _judge(
     decision = (
         snapshot.table.get((role, permission, domain), _NO_DECISION) if role else _NO_DECISION
     )
-    if not actor.is_operator and resource.team_id != actor.team_id:
+    if actor.outsider or (not actor.is_operator and resource.team_id != actor.team_id):
         return _NOT_FOUND, domain, role, decision
     if role is None:
         return _NO_ROLE, domain, role, decision

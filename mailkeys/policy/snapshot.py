@@ -32,8 +32,15 @@ class PolicySnapshot:
 
     version: int
     lines: tuple[PolicyLine, ...]
+    # Declared roles and their display names: key presets (`root:`), team roles (`member:`).
     presets: dict[str, str]
+    team_roles: dict[str, str]
     table: dict[tuple[str, str, str], Decision] = field(repr=False)
+
+    @property
+    def declared_roles(self) -> dict[str, str]:
+        """Every role a p2 line declares: presets and team roles."""
+        return {**self.presets, **self.team_roles}
 
     @property
     def roles(self) -> frozenset[str]:

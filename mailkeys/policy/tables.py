@@ -7,8 +7,9 @@ A table is CSV with a header row; whole-line `#` comments and blank lines are sk
     sending,,email.send mailbox.read,mbx_1 mbx_3,email.send,mailbox:mbx_2,deny
     infrastructure,root:full,,,issue:email.send,,allow
 
-- `credential`: infrastructure, sending, mailbox, password, operator or gateway.
-- `preset`: an infrastructure key's preset (empty: a key without one).
+- `credential`: infrastructure, sending, mailbox, password, person, operator or gateway.
+- `preset`: an infrastructure key's preset (empty: a key without one), or a person's team
+  role (`member:admin`).
 - `permissions`: the mailbox permissions listed on a sending or mailbox key or a mailbox
   password, separated by spaces.
 - `mailboxes`: the mailboxes the credential is bound to, separated by spaces; empty or `*`
@@ -39,6 +40,7 @@ ISSUE_PREFIX = "issue:"
 OWN_TEAM = "team"
 OTHER_TEAM = "other-team"
 _MAILBOX_CLASS = (CredentialKind.SENDING, CredentialKind.MAILBOX, CredentialKind.PASSWORD)
+_ROLE_HOLDERS = (CredentialKind.INFRASTRUCTURE, CredentialKind.PERSON)
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,8 @@ class TableCase:
         """`infrastructure root:readonly: key.create on team` and the like."""
         actor = self.actor
         who = actor.kind.value
-        if actor.preset:
-            who += f" {actor.preset}"
+        if actor.preset or actor.team_role:
+            who += f" {actor.preset or actor.team_role}"
         if actor.permissions:
             who += f" [{' '.join(sorted(actor.permissions))}]"
         if actor.mailbox_ids is not None:
@@ -137,8 +139,10 @@ def _actor(name: str, number: int, row: dict[str, str]) -> Actor:
     preset = row["preset"] or None
     permissions = _words(row["permissions"])
     mailboxes = [] if row["mailboxes"] in ("", "*") else _words(row["mailboxes"])
-    if preset is not None and kind is not CredentialKind.INFRASTRUCTURE:
-        raise DecisionTableError(name, number, "only infrastructure keys hold a preset")
+    if preset is not None and kind not in _ROLE_HOLDERS:
+        raise DecisionTableError(
+            name, number, "only infrastructure keys (a preset) and people (a team role) hold one"
+        )
     if kind not in _MAILBOX_CLASS and (permissions or mailboxes):
         raise DecisionTableError(name, number, f"{kind.value} credentials list no permissions")
     for permission in permissions:
@@ -147,13 +151,15 @@ def _actor(name: str, number: int, row: dict[str, str]) -> Actor:
     if kind in (CredentialKind.MAILBOX, CredentialKind.PASSWORD) and len(mailboxes) != 1:
         raise DecisionTableError(name, number, f"a {kind.value} credential names one mailbox")
     operator_like = kind in (CredentialKind.OPERATOR, CredentialKind.GATEWAY)
+    person = kind is CredentialKind.PERSON
     return Actor(
         kind=kind,
         credential_id=f"{name}:{number}",
         team_id=None if operator_like else OWN_TEAM,
-        preset=preset,
+        preset=None if person else preset,
         permissions=frozenset(permissions),
         mailbox_ids=frozenset(mailboxes) if mailboxes else None,
+        team_role=preset if person else None,
     )
 
 

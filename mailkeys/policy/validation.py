@@ -20,12 +20,15 @@ from mailkeys.policy.vocabulary import (
     GATEWAY_ROLE,
     KIND_PREFIX,
     KIND_ROLES,
+    MEMBER_PREFIX,
     OPERATOR_ROLE,
     PERMISSION_DOMAIN,
     PRESET_PREFIX,
     ROLE_PREFIX,
     Domain,
+    MemberRole,
     is_valid_pattern,
+    member_role_name,
     permission_matches,
 )
 
@@ -68,6 +71,8 @@ def _shape_problem(line: PolicyLine, sections: dict[str, int]) -> str | None:
 
 
 _BUILT_IN_ROLES = frozenset({OPERATOR_ROLE, GATEWAY_ROLE, *KIND_ROLES.values()})
+_MEMBER_ROLES = frozenset(member_role_name(role) for role in MemberRole)
+_DECLARED_PREFIXES = (PRESET_PREFIX, MEMBER_PREFIX)
 
 
 def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | None:
@@ -79,6 +84,10 @@ def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | No
     """
     if name.startswith(PRESET_PREFIX):
         return None if name in presets else f"unknown preset '{name}' (declare it with a p2 line)"
+    if name.startswith(MEMBER_PREFIX):
+        if name not in _MEMBER_ROLES:
+            return f"unknown team role '{name}' (team roles are {', '.join(sorted(_MEMBER_ROLES))})"
+        return None if name in presets else f"team role '{name}' is not declared (a p2 line)"
     if name in _BUILT_IN_ROLES:
         return None
     if name.startswith(KIND_PREFIX):
@@ -87,7 +96,10 @@ def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | No
         if name in inherited:
             return None
         return f"role '{name}' is not built in and no g line makes a role inherit it"
-    return f"unknown role '{name}' (roles are root:<preset>, kind:<kind> or role:<name>)"
+    return (
+        f"unknown role '{name}' (roles are root:<preset>, member:<team role>, kind:<kind> or "
+        "role:<name>)"
+    )
 
 
 def _grant_problem(line: PolicyLine) -> str | None:
@@ -115,14 +127,28 @@ def _grant_problem(line: PolicyLine) -> str | None:
 def _issuer_problem(role: str, issuers: set[str]) -> str | None:
     """Why a `delegate` line of `role` would never be used, or None.
 
-    Only infrastructure keys issue credentials, so delegation counts for presets and the
-    group roles they inherit; never for the built-in roles (`kind:...`, operator, gateway).
+    Infrastructure keys and team members issue credentials, so delegation counts for presets,
+    team roles and the group roles they inherit; never for the built-in roles (`kind:...`,
+    operator, gateway).
     """
     if role in _BUILT_IN_ROLES:
-        return f"'{role}' never issues credentials: delegation counts only for presets (root:...)"
+        return (
+            f"'{role}' never issues credentials: delegation counts only for presets (root:...) "
+            "and team roles (member:...)"
+        )
     if role.startswith(ROLE_PREFIX) and role not in issuers:
-        return f"no preset inherits '{role}', so its delegation would never be used"
+        return f"no preset or team role inherits '{role}', so its delegation would never be used"
     return None
+
+
+def _people_problem(role: str) -> str | None:
+    """Why `role` may not hold a `people` permission, or None: only team members do."""
+    if role.startswith(MEMBER_PREFIX) or role.startswith(ROLE_PREFIX):
+        return None
+    return (
+        f"'{role}' cannot use people permissions: managing members and deleting a team are "
+        "for team members (member:...) only"
+    )
 
 
 def _issuers(lines: list[PolicyLine], presets: set[str]) -> set[str]:
@@ -172,18 +198,22 @@ def _line_meaning_problem(
     declared: dict[str, int],
 ) -> str | None:
     if line.ptype == "p2":
-        preset = line.values[0]
-        if not preset.startswith(PRESET_PREFIX):
-            return f"a preset id must start with '{PRESET_PREFIX}'"
-        if preset in declared:
-            return f"preset '{preset}' is already declared on line {declared[preset]}"
-        declared[preset] = line.line_number
+        role = line.values[0]
+        if not role.startswith(_DECLARED_PREFIXES):
+            return f"a declared role must start with '{PRESET_PREFIX}' or '{MEMBER_PREFIX}'"
+        if role.startswith(MEMBER_PREFIX) and role not in _MEMBER_ROLES:
+            return f"unknown team role '{role}' (team roles are {', '.join(sorted(_MEMBER_ROLES))})"
+        if role in declared:
+            return f"'{role}' is already declared on line {declared[role]}"
+        declared[role] = line.line_number
         return None
     if line.ptype == "p":
         role, _, domain = line.values
         problem = _grant_problem(line) or _role_problem(role, presets, inherited)
         if problem is None and domain == Domain.DELEGATE:
             problem = _issuer_problem(role, issuers)
+        if problem is None and domain == Domain.PEOPLE:
+            problem = _people_problem(role)
         return problem
     if line.ptype == "g":
         for name in line.values:
@@ -208,10 +238,19 @@ def table_problems(snapshot: PolicySnapshot) -> list[PolicyLineError]:
     return sorted(problems, key=lambda problem: problem.line_number)
 
 
+def _declared_kind(role: str) -> str:
+    """`preset 'root:x'` or `team role 'member:x'`, for messages."""
+    return f"{'team role' if role.startswith(MEMBER_PREFIX) else 'preset'} '{role}'"
+
+
+def _holders(role: str) -> str:
+    return "team members" if role.startswith(MEMBER_PREFIX) else "infrastructure keys"
+
+
 def _empty_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
     granting = snapshot.roles
     return [
-        PolicyLineError(line.line_number, f"preset '{line.values[0]}' grants nothing")
+        PolicyLineError(line.line_number, f"{_declared_kind(line.values[0])} grants nothing")
         for line in snapshot.lines
         if line.ptype == "p2" and line.values[0] not in granting
     ]
@@ -239,7 +278,8 @@ def _platform_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
     """
     by_line: dict[int, tuple[str, list[str], list[str]]] = {}
     for (role, permission, domain), decision in sorted(snapshot.table.items()):
-        if domain != Domain.PLATFORM or role not in snapshot.presets or not decision.matched_rule:
+        declared = snapshot.declared_roles
+        if domain != Domain.PLATFORM or role not in declared or not decision.matched_rule:
             continue
         granting = decision.matched_rule[0]
         chain = snapshot.role_chain(role, granting)
@@ -254,8 +294,8 @@ def _platform_presets(snapshot: PolicySnapshot) -> list[PolicyLineError]:
         problems.append(
             PolicyLineError(
                 line_number,
-                f"preset '{preset}' would hold platform permissions{via} "
-                f"({', '.join(permissions)}); infrastructure keys never hold them",
+                f"{_declared_kind(preset)} would hold platform permissions{via} "
+                f"({', '.join(permissions)}); {_holders(preset)} never hold them",
             )
         )
     return problems

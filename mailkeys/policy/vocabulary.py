@@ -18,6 +18,8 @@ class Domain(StrEnum):
     MAILBOX = "mailbox"
     DELEGATE = "delegate"
     PLATFORM = "platform"
+    # What only people (team members) may do: manage members, delete or hand over the team.
+    PEOPLE = "people"
 
 
 class CredentialKind(StrEnum):
@@ -29,6 +31,16 @@ class CredentialKind(StrEnum):
     SENDING = "sending"
     MAILBOX = "mailbox"
     PASSWORD = "password"  # noqa: S105  # a credential kind, not a secret
+    PERSON = "person"
+
+
+class MemberRole(StrEnum):
+    """A person's role in a team; what each may do is policy (`member:<role>` roles)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    MEMBER = "member"
 
 
 TEAM_PERMISSIONS: tuple[str, ...] = (
@@ -64,10 +76,24 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.audit.read",
 )
 
+PEOPLE_PERMISSIONS: tuple[str, ...] = (
+    "member.read",
+    "member.invite",
+    "member.update",
+    "member.remove",
+    # Which roles one may give (invite with, change to) and take away (change from, remove).
+    "member.assign.admin",
+    "member.assign.developer",
+    "member.assign.member",
+    "team.delete",
+    "team.transfer",
+)
+
 PERMISSION_DOMAIN: dict[str, Domain] = {
     **dict.fromkeys(TEAM_PERMISSIONS, Domain.TEAM),
     **dict.fromkeys(MAILBOX_PERMISSIONS, Domain.MAILBOX),
     **dict.fromkeys(PLATFORM_PERMISSIONS, Domain.PLATFORM),
+    **dict.fromkeys(PEOPLE_PERMISSIONS, Domain.PEOPLE),
 }
 
 OPERATOR_ROLE = "role:operator"
@@ -78,6 +104,8 @@ KIND_ROLES: dict[CredentialKind, str] = {
     CredentialKind.PASSWORD: "kind:password",
 }
 PRESET_PREFIX = "root:"
+# Team members' roles: `member:owner`, ... (declared with p2 lines, like presets).
+MEMBER_PREFIX = "member:"
 KIND_PREFIX = "kind:"
 # Built-in roles (`role:operator`, `role:gateway`) and group roles that presets inherit.
 ROLE_PREFIX = "role:"
@@ -110,3 +138,8 @@ def expand_pattern(pattern: str, domain: Domain | None = None) -> list[str]:
         if (domain is None or permission_domain is domain)
         and permission_matches(permission, pattern)
     ]
+
+
+def member_role_name(role: MemberRole) -> str:
+    """The Casbin role of a team role: `member:admin`."""
+    return f"{MEMBER_PREFIX}{role.value}"

@@ -37,6 +37,7 @@ describe_enum(
         "SENDING": "A sending key (`smx_mbx_`), for all or some of the team's mailboxes.",
         "MAILBOX": "A mailbox key (`smx_mbx_`), for one mailbox.",
         "PASSWORD": "A mailbox password, for one mailbox and one app or device.",
+        "PERSON": "A person signed in at the identity provider, with their team role.",
     },
 )
 
