@@ -30,6 +30,25 @@ class PermissionDeniedError(MailkeysError):
         self.permission = permission
 
 
+class TeamPausedError(PermissionDeniedError):
+    """Raised when a member other than the owner acts in a team waiting for its deletion."""
+
+    def __init__(self) -> None:
+        MailkeysError.__init__(
+            self, "The team is being deleted: only its owner may act in it (to cancel)."
+        )
+        self.permission = "*"
+
+
+class RoleRuleError(PermissionDeniedError):
+    """Raised when a change of members breaks a role rule; `rule` names it."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        MailkeysError.__init__(self, message)
+        self.permission = "member.update"
+        self.rule = rule
+
+
 class NotFoundError(MailkeysError):
     """Raised when a resource does not exist in the caller's team (or at all)."""
 
@@ -77,6 +96,14 @@ class DecisionTableError(InvalidInputError):
 
 class ConflictError(MailkeysError):
     """Raised when the resource's current state forbids the operation."""
+
+
+class InvitationStateError(ConflictError):
+    """Raised when an invitation was accepted, revoked or has expired; `reason` says which."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PolicyVersionConflictError(ConflictError):

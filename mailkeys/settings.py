@@ -37,6 +37,11 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped."""
+    return tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+
+
 def _log_format(env: Mapping[str, str]) -> LogFormat:
     raw = (env.get("MAILKEYS_LOG_FORMAT") or "auto").strip().lower()
     if raw not in ("auto", "json", "text"):
@@ -87,6 +92,14 @@ class Settings:
     # worker looks for a new policy version.
     policy_table_path: Path | None = None
     policy_poll_ms: int = 250
+    # People: the OpenID Connect provider whose access tokens people present (unset: keys
+    # only), the audience those tokens must name, and the browser origins allowed by CORS.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "mailkeys"
+    oidc_leeway_seconds: int = 30
+    oidc_jwks_refetch_seconds: int = 5
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_person: int = 1_200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,4 +142,10 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             policy_table_path=Path(table) if table else None,
             policy_poll_ms=_int(env, "MAILKEYS_POLICY_POLL_MS", 250),
+            oidc_issuer=env.get("MAILKEYS_OIDC_ISSUER") or None,
+            oidc_audience=env.get("MAILKEYS_OIDC_AUDIENCE") or "mailkeys",
+            oidc_leeway_seconds=_int(env, "MAILKEYS_OIDC_LEEWAY_SECONDS", 30),
+            oidc_jwks_refetch_seconds=_int(env, "MAILKEYS_OIDC_JWKS_REFETCH_SECONDS", 5),
+            cors_origins=_list(env, "MAILKEYS_CORS_ORIGINS"),
+            rate_limit_person=_int(env, "MAILKEYS_RATE_LIMIT_PERSON", 1_200),
         )

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from mailkeys.auth.ratelimit import RateDecision
 from mailkeys.models.key_facts import KeyFacts
+from mailkeys.models.person_facts import PersonFacts
 from mailkeys.policy import Actor
 from mailkeys.telemetry import metrics
 from mailkeys.telemetry.logs import note_credential
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSummary:
+    """The team a request acts in, as authentication read it (no further query)."""
+
+    id: str
+    name: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +29,23 @@ class Authentication:
     actor: Actor | None
     failure: str | None = None
     rate: RateDecision | None = None
-    # The authenticated key as read for this request, so resolvers need not read it again.
+    # The authenticated key or person as read for this request, so that resolvers need not
+    # read them again.
     key: KeyFacts | None = None
+    person: PersonFacts | None = None
+
+    @property
+    def team(self) -> TeamSummary | None:
+        """The team the request acts in, as authentication read it."""
+        actor = self.actor
+        if actor is None or actor.team_id is None:
+            return None
+        if self.key is not None:
+            return TeamSummary(actor.team_id, self.key.team_name, self.key.team_created_at)
+        person = self.person
+        if person is not None and person.team_name and person.team_created_at:
+            return TeamSummary(actor.team_id, person.team_name, person.team_created_at)
+        return None
 
     @property
     def presented(self) -> bool:

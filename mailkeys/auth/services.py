@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from redis.asyncio import Redis
 
+from mailkeys.auth.authentication import Authentication
 from mailkeys.auth.credential_check import CredentialChecker
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.keys import Authenticator
+from mailkeys.auth.people import PersonAuthenticator, looks_like_jwt
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
@@ -23,6 +26,24 @@ class Services:
     authenticator: Authenticator
     checker: CredentialChecker
     limiter: RateLimiter
+    # People's requests (JWTs from the identity provider); None when no issuer is configured.
+    people: PersonAuthenticator | None = None
+    http: httpx.AsyncClient | None = None
+
+    async def authenticate(self, authorization: str | None, team: str | None) -> Authentication:
+        """Who is asking: a person's JWT when people are enabled, else a key or a token."""
+        if self.people is not None and authorization:
+            scheme, _, token = authorization.partition(" ")
+            token = token.strip()
+            if scheme.lower() == "bearer" and looks_like_jwt(token):
+                return await self.people.authenticate(token, team)
+        return await self.authenticator.authenticate(authorization)
+
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""
+        await self.limiter.close()
+        if self.http is not None:
+            await self.http.aclose()
 
     async def flush_last_used(self) -> None:
         """Write the queued last-use times of keys and mailbox passwords."""
@@ -53,10 +74,16 @@ def build_services(settings: Settings) -> Services:
     hasher = build_hasher(settings)
     limiter = build_limiter(settings)
     authenticator = Authenticator(settings, hasher, limiter)
+    http = people = None
+    if settings.oidc_issuer is not None:
+        http = httpx.AsyncClient(follow_redirects=False)
+        people = PersonAuthenticator(settings, limiter, http)
     return Services(
         settings=settings,
         hasher=hasher,
         authenticator=authenticator,
         checker=CredentialChecker(settings, authenticator, limiter),
         limiter=limiter,
+        people=people,
+        http=http,
     )

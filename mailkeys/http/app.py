@@ -15,7 +15,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from mailkeys.auth.services import Services, build_services
 from mailkeys.http import graphiql, routes
 from mailkeys.http.graphql import MailkeysGraphQL
-from mailkeys.http.middleware import BodyLimitMiddleware, request_ids
+from mailkeys.http.middleware import BodyLimitMiddleware, cors, request_ids
 from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.http.policy_reload import PolicyReloader, PollingWatcher
 from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
@@ -58,7 +58,7 @@ def _lifespan(settings: Settings, services: Services) -> Lifespan:
                     await flusher
                 with contextlib.suppress(Exception):
                     await services.flush_last_used()
-                await services.limiter.close()
+                await services.close()
 
     return lifespan
 
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             request_ids(),
             Middleware(RequestLogMiddleware),
+            *cors(settings),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=_lifespan(settings, services),

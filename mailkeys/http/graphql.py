@@ -41,8 +41,8 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
     ) -> RequestContext:
         if not isinstance(request, Request) or not isinstance(response, Response):
             raise TypeError("mailkeys serves GraphQL over HTTP only")
-        authentication = await self.services.authenticator.authenticate(
-            request.headers.get("authorization")
+        authentication = await self.services.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-team-id")
         )
         if authentication.rate is not None:
             response.headers.update(authentication.rate.headers())

@@ -8,8 +8,10 @@ import uuid
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailkeys.settings import Settings
 from mailkeys.telemetry.logs import request_id_var
 
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -28,6 +30,34 @@ def request_ids() -> Middleware:
         generator=lambda: uuid.uuid4().hex,
         validator=lambda incoming: _INCOMING_ID.fullmatch(incoming) is not None,
     )
+
+
+def cors(settings: Settings) -> list[Middleware]:
+    """CORS for the configured browser origins only (frontend apps acting for people).
+
+    People send their token as `Authorization: Bearer`, never a cookie, so no credentials
+    mode is allowed and there is no CSRF surface on the API.
+    """
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Team-Id", "X-Request-Id"],
+            expose_headers=[
+                "X-Request-Id",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+                "WWW-Authenticate",
+            ],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
 
 
 class _BodyTooLarge(Exception):

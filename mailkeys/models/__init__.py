@@ -4,6 +4,7 @@ from mailkeys.models.audit import AuditEvent
 from mailkeys.models.database import MODEL_MODULES
 from mailkeys.models.keys import ApiKey, KeyStatus, KeyType, SendScopeMode
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword, MailboxStatus
+from mailkeys.models.people import Invitation, MemberRole, Membership, Person
 from mailkeys.models.policy import PolicyChangeSource, PolicyPlan, PolicyVersion
 from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
@@ -17,13 +18,17 @@ __all__ = [
     "BillingProfile",
     "DeliveryGroup",
     "Domain",
+    "Invitation",
     "KeyStatus",
     "KeyType",
     "LimitedResource",
     "Mailbox",
     "MailboxPassword",
     "MailboxStatus",
+    "MemberRole",
+    "Membership",
     "Message",
+    "Person",
     "PolicyChangeSource",
     "PolicyPlan",
     "PolicyVersion",

@@ -154,7 +154,7 @@ async def _first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, 
         found = reader.execute(sqlite_sql, values).fetchone()
         return dict(found) if found is not None else None
     if connection.capabilities.dialect == "postgres":
-        numbered = sql.format(param="$1", first="$1", second="$2")
+        numbered = sql.format(param="$1", first="$1", second="$2", third="$3")
     else:
         numbered = sqlite_sql
     rows = await connection.execute_query_dict(numbered, values)

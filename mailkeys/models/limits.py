@@ -9,6 +9,7 @@ from tortoise.functions import Count
 from mailkeys.errors import LimitExceededError
 from mailkeys.models.keys import ApiKey, live_key_filter
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword
+from mailkeys.models.people import Invitation
 from mailkeys.models.resources import Domain, Webhook
 from mailkeys.models.routing import Provider
 from mailkeys.models.teams import LimitedResource, Team, team_limit
@@ -42,6 +43,10 @@ async def count_used(team_id: str, resource: LimitedResource, now: datetime) -> 
         return await Provider.filter(team_id=team_id).count()
     if resource is LimitedResource.DOMAINS:
         return await Domain.filter(team_id=team_id).count()
+    if resource is LimitedResource.INVITATIONS:  # pending ones
+        return await Invitation.filter(
+            team_id=team_id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        ).count()
     return await Webhook.filter(team_id=team_id).count()
 
 

@@ -16,6 +16,7 @@ class LimitedResource(StrEnum):
     DOMAINS = "domains"
     PROVIDERS = "providers"
     WEBHOOKS = "webhooks"
+    INVITATIONS = "invitations"
 
 
 DEFAULT_LIMITS: dict[LimitedResource, int] = {
@@ -24,6 +25,7 @@ DEFAULT_LIMITS: dict[LimitedResource, int] = {
     LimitedResource.DOMAINS: 25,
     LimitedResource.PROVIDERS: 200,
     LimitedResource.WEBHOOKS: 10,
+    LimitedResource.INVITATIONS: 50,
 }
 
 MAX_LIMIT = 1_000_000
@@ -35,9 +37,18 @@ class Team(Model):
     id = fields.CharField(primary_key=True, max_length=32)
     name = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Set by the owner's deletion: the team's credentials and members (but the owner) are
+    # paused until `purge_after`, when the team and everything it holds is removed.
+    deletion_requested_at = fields.DatetimeField(null=True)
+    purge_after = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "team"
+
+    @property
+    def deleting(self) -> bool:
+        """True while the team waits for its purge."""
+        return self.deletion_requested_at is not None
 
 
 class TeamLimit(Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailkeys.errors import NotFoundError, PermissionDeniedError
+from mailkeys.errors import NotFoundError, PermissionDeniedError, TeamPausedError
 from mailkeys.policy.vocabulary import CredentialKind
 
 # Kinds whose credential lists its own permissions: it uses only those, within what the
@@ -37,6 +37,8 @@ class Actor:
     # A person's verified email, for audit trails (never used to decide).
     email: str | None = None
     outsider: bool = False
+    # A member (not the owner) of a team waiting for its purge: every decision is refused.
+    paused: bool = False
 
     @property
     def is_operator(self) -> bool:
@@ -59,6 +61,8 @@ class Actor:
         """The team this principal acts in; one that acts in none may not do `permission`."""
         if self.outsider:
             raise NotFoundError("Team")
+        if self.paused:
+            raise TeamPausedError()
         if self.team_id is None:
             raise PermissionDeniedError(permission)
         return self.team_id

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mailkeys.errors import NotFoundError, PermissionDeniedError
+from mailkeys.errors import NotFoundError, PermissionDeniedError, TeamPausedError
 from mailkeys.policy.actor import Actor, Resource
 from mailkeys.policy.installed import current
 from mailkeys.policy.snapshot import Decision, PolicySnapshot
@@ -63,6 +63,7 @@ class Outcome(StrEnum):
     POLICY_DENIES = "policy_denies"  # no rule of the policy matched
     NOT_LISTED = "not_listed"  # a mailbox-class credential does not list the permission
     NOT_BOUND = "not_bound"  # the mailbox is outside the credential's binding
+    PAUSED = "paused"  # a member of a team waiting for its deletion
 
 
 _ALLOWED, _NOT_FOUND, _NO_ROLE = Outcome.ALLOWED, Outcome.NOT_FOUND, Outcome.NO_ROLE
@@ -111,6 +112,8 @@ def _judge(
     )
     if actor.outsider or (not actor.is_operator and resource.team_id != actor.team_id):
         return _NOT_FOUND, domain, role, decision
+    if actor.paused:
+        return Outcome.PAUSED, domain, role, decision
     if role is None:
         return _NO_ROLE, domain, role, decision
     if not decision.allowed:
@@ -190,6 +193,8 @@ def authorize(actor: Actor, permission: str, resource: Resource | None = None) -
         return
     if outcome is _NOT_FOUND:
         raise NotFoundError("Resource")
+    if outcome is Outcome.PAUSED:
+        raise TeamPausedError()
     # The structured log (mailkeys.telemetry.logs) renders the fields; the message stays one word.
     decision_log.info(
         "denied",

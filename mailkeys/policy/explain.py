@@ -53,6 +53,8 @@ def _summary(
         return f"no rule grants {permission} to {role} in the {domain.value} domain"
     if outcome is Outcome.NOT_LISTED:
         return f"the policy lets {role} hold {permission}, but this credential does not list it"
+    if outcome is Outcome.PAUSED:
+        return "the team is being deleted: only its owner may act in it"
     return "the mailbox is not one this credential is bound to"
 
 

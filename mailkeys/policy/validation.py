@@ -14,6 +14,7 @@ from typing import Any
 from casbin.model import Model
 
 from mailkeys.errors import PolicyConfigurationError
+from mailkeys.models.people import MemberRole
 from mailkeys.policy.rules import PolicyLine
 from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import (
@@ -26,7 +27,6 @@ from mailkeys.policy.vocabulary import (
     PRESET_PREFIX,
     ROLE_PREFIX,
     Domain,
-    MemberRole,
     is_valid_pattern,
     member_role_name,
     permission_matches,

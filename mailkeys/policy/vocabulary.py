@@ -10,6 +10,8 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 
+from mailkeys.models.people import MemberRole
+
 
 class Domain(StrEnum):
     """Where a permission applies; mirrors the `dom` of the Casbin request."""
@@ -32,15 +34,6 @@ class CredentialKind(StrEnum):
     MAILBOX = "mailbox"
     PASSWORD = "password"  # noqa: S105  # a credential kind, not a secret
     PERSON = "person"
-
-
-class MemberRole(StrEnum):
-    """A person's role in a team; what each may do is policy (`member:<role>` roles)."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    DEVELOPER = "developer"
-    MEMBER = "member"
 
 
 TEAM_PERMISSIONS: tuple[str, ...] = (
@@ -66,6 +59,7 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.team.create",
     "platform.team.read",
     "platform.team.limits.update",
+    "platform.team.purge",
     "platform.policy.read",
     "platform.policy.update",
     "platform.credential.check",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from mailkeys import clock
 from mailkeys.auth.hashing import BoundedHasher
-from mailkeys.errors import InvalidInputError
-from mailkeys.models import LimitedResource, Team, TeamLimit
+from mailkeys.errors import InvalidInputError, LimitExceededError, PermissionDeniedError
+from mailkeys.models import LimitedResource, MemberRole, Membership, Team, TeamLimit
 from mailkeys.models.limits import count_used
 from mailkeys.models.teams import MAX_LIMIT, team_limits
-from mailkeys.policy import Actor, load_for
-from mailkeys.resolvers.changes import Action, change
+from mailkeys.policy import Actor, CredentialKind, load_for
+from mailkeys.resolvers.changes import Action, change, record_event
 from mailkeys.resolvers.key_config import (
     IssuedKey,
     NewKey,
@@ -23,6 +25,8 @@ from mailkeys.tokens import new_id
 from mailkeys.validation import clean_name
 
 FIRST_KEY_PRESET = "root:full"
+# A person may start this many teams of their own (a bound on abuse, not a product limit).
+MAX_OWNED_TEAMS = 20
 # Its own team for a team's credential (`team.read`), any team for the operator.
 READ = ("platform.team.read", "team.read")
 CREATE = Action("team.create", "platform.team.create", "team")
@@ -40,14 +44,18 @@ class LimitUsage:
 
 @dataclass(frozen=True)
 class CreatedTeam:
-    """A new team and its first Full Access key (the token is shown once)."""
+    """A new team and either its first Full Access key (the token is shown once), when the
+    operator created it, or its Owner's membership, when a person did."""
 
     team: Team
-    key: IssuedKey
+    key: IssuedKey | None = None
+    membership: Membership | None = None
 
 
 async def create_team(actor: Actor, name: str, hasher: BoundedHasher) -> CreatedTeam:
-    """Create a team and its first `root:full` infrastructure key; operator only."""
+    """Create a team: the operator's gets a first `root:full` key, a person becomes Owner."""
+    if actor.kind is CredentialKind.PERSON:
+        return await _create_owned_team(actor, name)
     async with change(actor, CREATE) as attempt:
         name = clean_name("name", name, required=True)
         first_key = NewKey(type_="infrastructure", name="First key", preset=FIRST_KEY_PRESET)
@@ -96,3 +104,23 @@ async def update_team_limit(
                 team.id, {"resource": resource.value, "limit": limit, "previous": previous}
             )
     return team
+
+
+async def _create_owned_team(actor: Actor, name: str) -> CreatedTeam:
+    """A signed-in person starts a team of their own, as its Owner (up to a bound)."""
+    name = clean_name("name", name, required=True)
+    person_id = actor.credential_id
+    if person_id is None:
+        raise PermissionDeniedError("team.create")
+    async with in_transaction():
+        owned = await Membership.filter(person_id=person_id, role=MemberRole.OWNER).count()
+        if owned >= MAX_OWNED_TEAMS:
+            raise LimitExceededError("teams owned", MAX_OWNED_TEAMS)
+        team = await Team.create(id=new_id("team"), name=name)
+        membership = await Membership.create(
+            id=new_id("mbr"), team_id=team.id, person_id=person_id, role=MemberRole.OWNER,
+            created_at=clock.now(),
+        )  # fmt: skip
+        await record_event(actor, "team.create", "team", team.id, team.id, details={"name": name})
+    await membership.fetch_related("person", "team")
+    return CreatedTeam(team=team, membership=membership)

@@ -25,6 +25,7 @@ from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.observation import RequestObservation
 from mailkeys.schema.parsing import DocumentCache
+from mailkeys.schema.people import PeopleMutations, PeopleQueries
 from mailkeys.schema.policy_changes import PolicyChangeMutations
 from mailkeys.schema.policy_plans import PolicyPlanMutations, PolicyPlanQueries
 from mailkeys.schema.policy_versions import PolicyVersionQueries
@@ -44,6 +45,7 @@ class Query(
     SendingQueries,
     ResourceQueries,
     AuditQueries,
+    PeopleQueries,
     PolicyVersionQueries,
     PolicyPlanQueries,
     ExplainQueries,
@@ -59,6 +61,7 @@ class Mutation(
     RoutingMutations,
     SendingMutations,
     ResourceMutations,
+    PeopleMutations,
     PolicyPlanMutations,
     PolicyChangeMutations,
 ):

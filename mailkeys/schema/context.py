@@ -14,6 +14,9 @@ from mailkeys.errors import RateLimitedError, ServiceUnavailableError, Unauthent
 from mailkeys.policy import Actor
 from mailkeys.schema.errors import status_wins
 
+# The database, or the identity provider for people's tokens, does not answer: retry shortly.
+_OUTAGES = frozenset({"unavailable", "idp_unavailable"})
+
 
 @dataclass
 class RequestContext:
@@ -32,7 +35,7 @@ class RequestContext:
         rate = self.authentication.rate
         if rate is not None and not rate.allowed:
             raise RateLimitedError(rate.reset_after)
-        if self.authentication.failure == "unavailable":
+        if self.authentication.failure in _OUTAGES:
             raise ServiceUnavailableError()
         if self.authentication.actor is None:
             raise UnauthenticatedError()
@@ -47,7 +50,11 @@ class RequestContext:
         if status == 503 and retry_after is None:
             retry_after = 1
         if status == 401:
-            self.response.headers["WWW-Authenticate"] = 'Bearer realm="mailkeys"'
+            # RFC 6750: a presented credential that did not authenticate is an invalid token.
+            challenge = 'Bearer realm="mailkeys"'
+            if self.authentication.presented:
+                challenge += ', error="invalid_token"'
+            self.response.headers["WWW-Authenticate"] = challenge
         if retry_after is not None:
             self.response.headers["Retry-After"] = str(retry_after)
 

@@ -16,6 +16,7 @@ from mailkeys.errors import (
     DecisionTableError,
     DependentsConflictError,
     InvalidInputError,
+    InvitationStateError,
     LimitExceededError,
     MailkeysError,
     NoProviderAvailableError,
@@ -24,7 +25,9 @@ from mailkeys.errors import (
     PolicyRulesError,
     PolicyVersionConflictError,
     RateLimitedError,
+    RoleRuleError,
     ServiceUnavailableError,
+    TeamPausedError,
     UnauthenticatedError,
 )
 from mailkeys.outages import is_unavailable
@@ -94,6 +97,12 @@ def _extra_extensions(error: MailkeysError) -> dict[str, Any]:
         return {"resource": error.resource, "limit": error.limit}
     if isinstance(error, RateLimitedError):
         return {"retryAfter": error.retry_after}
+    if isinstance(error, InvitationStateError):
+        return {"reason": error.reason}
+    if isinstance(error, TeamPausedError):
+        return {"reason": "TEAM_DELETION_PENDING"}
+    if isinstance(error, RoleRuleError):
+        return {"reason": "ROLE_RULE", "rule": error.rule}
     if isinstance(error, DependentsConflictError):
         return {"dependentKeyIds": error.key_ids}
     if isinstance(error, NoProviderAvailableError):

@@ -8,13 +8,16 @@ from typing import Annotated
 import strawberry
 
 from mailkeys.policy import Actor, CredentialKind, Domain, current, effective_permissions
+from mailkeys.resolvers import invitations as invitation_resolvers
 from mailkeys.resolvers import keys as key_resolvers
+from mailkeys.resolvers import members as member_resolvers
 from mailkeys.resolvers import records
 from mailkeys.resolvers import teams as team_resolvers
-from mailkeys.resolvers.records import LimitedResource
+from mailkeys.resolvers.records import LimitedResource, MemberRole
 from mailkeys.schema.context import Info
 from mailkeys.schema.enums import describe_enum
 from mailkeys.schema.keys import ApiKey
+from mailkeys.schema.people import Invitation, Membership, Person
 
 describe_enum(
     LimitedResource,
@@ -25,6 +28,7 @@ describe_enum(
         "DOMAINS": "Domains (default 25).",
         "PROVIDERS": "Providers, the team's sending accounts (default 200).",
         "WEBHOOKS": "Webhooks (default 10).",
+        "INVITATIONS": "Pending invitations to join the team (default 50).",
     },
 )
 describe_enum(
@@ -54,6 +58,14 @@ class Team:
     id: strawberry.ID = strawberry.field(description="The team id.")
     name: str = strawberry.field(description="The team's name.")
     created_at: datetime = strawberry.field(description="When the team was created.")
+    deletion_requested_at: datetime | None = strawberry.field(
+        default=None, description="When its Owner asked to delete it (null: not scheduled)."
+    )
+    purge_after: datetime | None = strawberry.field(
+        default=None,
+        description="When it and everything it holds will be removed; until then every "
+        "credential and every member but the Owner is paused, and the Owner may cancel.",
+    )
 
     @strawberry.field(
         description="Every limited resource with its use and limit. Needs `team.read` "
@@ -68,14 +80,46 @@ class Team:
     @classmethod
     def from_model(cls, team: records.Team) -> Team:
         """Convert a stored team."""
-        return cls(id=strawberry.ID(team.id), name=team.name, created_at=team.created_at)
+        return cls(
+            id=strawberry.ID(team.id),
+            name=team.name,
+            created_at=team.created_at,
+            deletion_requested_at=team.deletion_requested_at,
+            purge_after=team.purge_after,
+        )
 
 
-@strawberry.type(description="Who is asking: the credential of this request and its team.")
+@strawberry.type(
+    description="Who is asking: the credential or person of this request, and its team."
+)
 class Viewer:
     kind: CredentialKind = strawberry.field(description="What kind of principal.")
-    team: Team | None = strawberry.field(description="The credential's team (none: operator).")
+    team: Team | None = strawberry.field(
+        description="The team this request acts in: a credential's own; the one a person "
+        "names with `X-Team-Id`, if they are a member (none: the operator)."
+    )
     actor: strawberry.Private[Actor]
+
+    @strawberry.field(description="The signed-in person, for a person's request.")
+    def person(self) -> Person | None:
+        actor = self.actor
+        if actor.kind is not CredentialKind.PERSON or actor.credential_id is None:
+            return None
+        return Person(id=strawberry.ID(actor.credential_id), email=actor.email)
+
+    @strawberry.field(description="A person's role in the team this request acts in.")
+    def role(self) -> MemberRole | None:
+        role = self.actor.team_role
+        return MemberRole(role.removeprefix("member:")) if role else None
+
+    @strawberry.field(description="A person's teams, with their role in each.")
+    async def memberships(self) -> list[Membership]:
+        return [Membership.from_model(m) for m in await member_resolvers.my_memberships(self.actor)]
+
+    @strawberry.field(description="Pending invitations for a person's verified email.")
+    async def invitations(self) -> list[Invitation]:
+        invitations = await invitation_resolvers.my_invitations(self.actor)
+        return [Invitation.from_model(invitation) for invitation in invitations]
 
     # Resolved only when asked for: `{ viewer { team { id } } }` is the hot path.
     @strawberry.field(description="The key of this request, if a key.")
@@ -96,16 +140,28 @@ class Preset:
     permissions: list[str] = strawberry.field(description="The team permissions it grants.")
 
 
-@strawberry.input(description="A new team; it gets one Full Access key.")
+@strawberry.input(
+    description="A new team: the operator's gets one Full Access key, a person becomes its Owner."
+)
 class TeamCreateInput:
     name: str = strawberry.field(description="The team's name.")
 
 
-@strawberry.type(description="The new team and its first key, whose token is shown only here.")
+@strawberry.type(
+    description="The new team, with its first key (the operator's teams; the token is shown "
+    "only here) or its Owner's membership (a person's teams)."
+)
 class TeamCreatePayload:
     team: Team = strawberry.field(description="The new team.")
-    api_key: ApiKey = strawberry.field(description="Its first `root:full` key.")
-    secret: str = strawberry.field(description="That key's full token. Store it now.")
+    api_key: ApiKey | None = strawberry.field(
+        description="Its first `root:full` key, when the operator created it."
+    )
+    secret: str | None = strawberry.field(
+        description="That key's full token. Store it now. (None for a person's team.)"
+    )
+    membership: Membership | None = strawberry.field(
+        description="The creator's Owner membership, when a person created it."
+    )
 
 
 @strawberry.input(description="Change one limit of a team.")
@@ -127,11 +183,11 @@ class TeamQueries:
         # Synchronous on purpose: everything comes from the authentication of this request
         # (the hot path); only the key's full record, if asked for, is read again.
         actor = info.context.actor
-        key = info.context.authentication.key
+        summary = info.context.authentication.team
         team = None
-        if key is not None:
+        if summary is not None:
             team = Team(
-                id=strawberry.ID(key.team_id), name=key.team_name, created_at=key.team_created_at
+                id=strawberry.ID(summary.id), name=summary.name, created_at=summary.created_at
             )
         return Viewer(kind=actor.kind, team=team, actor=actor)
 
@@ -155,7 +211,10 @@ class TeamQueries:
 
 @strawberry.type
 class TeamMutations:
-    @strawberry.mutation(description="Create a team and its first Full Access key. Operator only.")
+    @strawberry.mutation(
+        description="Create a team: the operator's comes with a first Full Access key; a signed-in "
+        "person becomes the Owner of theirs."
+    )
     async def team_create(
         self,
         info: Info,
@@ -164,10 +223,12 @@ class TeamMutations:
         created = await team_resolvers.create_team(
             info.context.actor, input.name, info.context.services.hasher
         )
+        key = created.key
         return TeamCreatePayload(
             team=Team.from_model(created.team),
-            api_key=ApiKey.from_model(created.key.key),
-            secret=created.key.secret,
+            api_key=ApiKey.from_model(key.key) if key else None,
+            secret=key.secret if key else None,
+            membership=Membership.from_model(created.membership) if created.membership else None,
         )
 
     @strawberry.mutation(description="Change one limit of a team. Operator only.")
