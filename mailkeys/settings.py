@@ -100,6 +100,8 @@ class Settings:
     oidc_jwks_refetch_seconds: int = 5
     cors_origins: tuple[str, ...] = ()
     rate_limit_person: int = 1_200
+    # How often each worker removes teams whose deletion grace has ended.
+    purge_interval_seconds: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -148,4 +150,5 @@ class Settings:
             oidc_jwks_refetch_seconds=_int(env, "MAILKEYS_OIDC_JWKS_REFETCH_SECONDS", 5),
             cors_origins=_list(env, "MAILKEYS_CORS_ORIGINS"),
             rate_limit_person=_int(env, "MAILKEYS_RATE_LIMIT_PERSON", 1_200),
+            purge_interval_seconds=_int(env, "MAILKEYS_PURGE_INTERVAL_SECONDS", 600),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,19 +20,27 @@ from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.http.policy_reload import PolicyReloader, PollingWatcher
 from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
 from mailkeys.resolvers.policy_versions import install_live_policy, model_text_for
+from mailkeys.resolvers.team_deletion import purge_due_teams
 from mailkeys.settings import Settings
 
 log = logging.getLogger("mailkeys")
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
 
 
-async def _flush_periodically(services: Services, every_seconds: float) -> None:
+async def _every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `work` every `seconds` until cancelled; a failure is logged and tried again."""
     while True:
-        await asyncio.sleep(every_seconds)
+        await asyncio.sleep(seconds)
         try:
-            await services.flush_last_used()
+            await work()
         except Exception:
-            log.exception("could not record last use of credentials")
+            log.exception("could not %s", what)
+
+
+async def _purge() -> None:
+    purged = await purge_due_teams()
+    if purged:
+        log.info("purged %d team(s) whose deletion grace ended", len(purged))
 
 
 def _lifespan(settings: Settings, services: Services) -> Lifespan:
@@ -48,14 +56,24 @@ def _lifespan(settings: Settings, services: Services) -> Lifespan:
             )
             reloader.start()
             flush_every = max(1.0, settings.last_used_precision_seconds / 4)
-            flusher = asyncio.create_task(_flush_periodically(services, flush_every))
+            chores = [
+                asyncio.create_task(
+                    _every(flush_every, services.flush_last_used, "record last use of credentials")
+                ),
+                asyncio.create_task(
+                    _every(settings.purge_interval_seconds, _purge, "purge deleted teams")
+                ),
+            ]
+            if services.people is None:
+                log.info("no MAILKEYS_OIDC_ISSUER: keys only, people cannot sign in")
             try:
                 yield
             finally:
                 await reloader.stop()
-                flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await flusher
+                for chore in chores:
+                    chore.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await chore
                 with contextlib.suppress(Exception):
                     await services.flush_last_used()
                 await services.close()

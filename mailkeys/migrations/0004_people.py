@@ -54,6 +54,11 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.AddField(
+            model_name='AuditEvent',
+            name='actor_email',
+            field=fields.CharField(null=True, max_length=320),
+        ),
+        ops.AddField(
             model_name='Team',
             name='deletion_requested_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),

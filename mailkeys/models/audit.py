@@ -15,6 +15,8 @@ class AuditEvent(Model):
     team_id = fields.CharField(max_length=32, null=True, db_index=True)
     created_at = fields.DatetimeField(db_index=True)
     actor = fields.CharField(max_length=64)
+    # A person's verified email at the time (people are named by id and email).
+    actor_email = fields.CharField(max_length=320, null=True)
     action = fields.CharField(max_length=64)
     target_type = fields.CharField(max_length=32)
     target_id = fields.CharField(max_length=64, null=True)

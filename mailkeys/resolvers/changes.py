@@ -75,6 +75,7 @@ async def record_event(
         team_id=team_id,
         created_at=clock.now(),
         actor=actor.label,
+        actor_email=actor.email,
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -86,6 +87,7 @@ async def record_event(
         extra={
             "event_id": event.id,
             "actor": event.actor,
+            "actor_email": event.actor_email,
             "action": action,
             "target_type": target_type,
             "target_id": target_id,

@@ -18,7 +18,11 @@ from mailkeys.schema.context import Info
 class AuditEvent:
     id: strawberry.ID = strawberry.field(description="The event id.")
     created_at: datetime = strawberry.field(description="When it happened.")
-    actor: str = strawberry.field(description="Which credential or operator acted.")
+    actor: str = strawberry.field(
+        description="Who acted: a credential (`infrastructure:<key id>`), a person "
+        "(`person:<id>`) or `operator`."
+    )
+    actor_email: str | None = strawberry.field(description="A person's verified email.")
     action: str = strawberry.field(description="What was attempted, e.g. `key.revoke`.")
     target_type: str = strawberry.field(description="The kind of target.")
     target_id: str | None = strawberry.field(description="The target's id.")
@@ -32,6 +36,7 @@ class AuditEvent:
             id=strawberry.ID(event.id),
             created_at=event.created_at,
             actor=event.actor,
+            actor_email=event.actor_email,
             action=event.action,
             target_type=event.target_type,
             target_id=event.target_id,
