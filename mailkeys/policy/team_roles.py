@@ -65,10 +65,8 @@ def check_role_change(
     authorize(actor, "member.update")
     if target_person_id == actor.credential_id:
         raise RoleRuleError(OWN_ROLE, "Nobody changes their own role.")
-    if current is MemberRole.OWNER:
-        raise RoleRuleError(
-            OWNER_BY_TRANSFER, "The Owner's role changes only by an ownership transfer."
-        )
+    if MemberRole.OWNER in (current, new):
+        raise RoleRuleError(OWNER_BY_TRANSFER, "Ownership changes only by a transfer.")
     _may_assign(actor, current, "change the role of")
     _may_assign(actor, new, "make people")
 
