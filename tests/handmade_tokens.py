@@ -66,10 +66,16 @@ def _attackers_key(alg: str) -> SigningKey:
 
 
 def person_claims(
-    *, issuer: str, audience: str, subject: str, email: str, now: datetime, ttl_seconds: int
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    email: str,
+    now: datetime | float,
+    ttl_seconds: int,
 ) -> dict[str, Any]:
     """The claims of a person's access token issued at `now`, shaped as oidc-provider's."""
-    issued = int(now.timestamp())
+    issued = int(now.timestamp() if isinstance(now, datetime) else now)
     return {
         "iss": issuer,
         "aud": audience,

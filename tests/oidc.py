@@ -22,7 +22,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -240,14 +240,18 @@ class OidcProvider:
 
     # --- tokens made by hand -------------------------------------------------------------
 
-    def claims_for(self, email: str, *, now: datetime | None = None) -> dict[str, Any]:
-        """The claims this provider would put in `email`'s access token issued at `now`."""
+    def claims_for(self, email: str, *, now: datetime | float | None = None) -> dict[str, Any]:
+        """The claims this provider would put in `email`'s access token issued at `now`.
+
+        `now` defaults to the wall clock; pass the test's `ManualClock().time()` (a timestamp)
+        or a datetime when mailkeys runs on a manual clock.
+        """
         return person_claims(
             issuer=self.issuer,
             audience=self.audience,
             subject=subject_of(email),
             email=email,
-            now=now or datetime.now(UTC),
+            now=time.time() if now is None else now,
             ttl_seconds=self.access_token_ttl,
         )
 
@@ -263,7 +267,11 @@ class OidcProvider:
         return sign(claims, key=key or self.keys[0], alg=alg, kid=kid)
 
     def bad_token(
-        self, kind: BadToken, email: str = "alice@example.com", *, now: datetime | None = None
+        self,
+        kind: BadToken,
+        email: str = "alice@example.com",
+        *,
+        now: datetime | float | None = None,
     ) -> str:
         """A token for `email` that is wrong in exactly the way `kind` names."""
         return bad_token(kind, self.claims_for(email, now=now), self.keys[0])

@@ -213,6 +213,7 @@ def test_handmade_tokens_follow_the_given_clock(oidc: OidcProvider) -> None:
     assert claims["iat"] == int(then.timestamp())
     assert first_failed_check(oidc.sign(claims), oidc, now=int(then.timestamp())) == "ok"
     assert unverified_parts(token)[1]["exp"] < then.timestamp()
+    assert oidc.claims_for("alice@example.com", now=then.timestamp())["iat"] == claims["iat"]
 
 
 EXPECTED_REFUSAL: dict[BadToken, str] = {
