@@ -8,6 +8,7 @@ import hmac
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from tests.oidc import (
     oidc_private_fixture,  # noqa: F401  (a fixture)
     subject_of,
 )
+from tests.oidc_login import TEST_CLIENT_ID, TEST_REDIRECT_URI, OidcFlowError
 
 ASYMMETRIC = ("RS256", "PS256", "ES256", "Ed25519")
 
@@ -100,6 +102,29 @@ def test_unverified_addresses_sign_in_with_email_verified_false(oidc: OidcProvid
 
     assert claims["email"] == "unverified+carol@example.com"
     assert claims["email_verified"] is False
+
+
+def test_the_provider_signs_in_email_addresses_only(oidc: OidcProvider) -> None:
+    with pytest.raises(OidcFlowError, match="400"):
+        oidc.authorization_code_flow("not-an-email")
+
+
+def test_the_provider_requires_pkce(oidc: OidcProvider) -> None:
+    answer = oidc.http.get(
+        oidc.discovery()["authorization_endpoint"],
+        params={
+            "client_id": TEST_CLIENT_ID,
+            "response_type": "code",
+            "scope": "openid email",
+            "redirect_uri": TEST_REDIRECT_URI,
+            "state": "s",
+        },
+    )
+
+    assert answer.is_redirect
+    refusal = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert refusal["error"] == ["invalid_request"]
+    assert "PKCE" in refusal["error_description"][0]
 
 
 def test_client_credentials_tokens_name_no_person(oidc: OidcProvider) -> None:
