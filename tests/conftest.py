@@ -22,6 +22,9 @@ from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.resolvers import changes
 from mailkeys.settings import Argon2Parameters, Settings
 
+# The OpenID provider fixtures (`oidc`, `make_oidc`, `oidc_private`) for every test module.
+pytest_plugins = ["tests.oidc"]
+
 OPERATOR_TOKEN = "operator-test-token-0123456789"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"
 # argon2's cheapest profile: real hashing, fast tests (STYLE: never a fake hasher).
@@ -102,7 +105,7 @@ async def client(db: None, app: Starlette, services: Services) -> AsyncIterator[
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mailkeys.test") as c:
         yield c
-    await services.limiter.close()
+    await services.close()
 
 
 @dataclass

@@ -17,7 +17,6 @@ from playwright.sync_api import Request, Route, expect, sync_playwright
 from tests.handmade_tokens import unverified_parts
 from tests.oidc import (
     MakeOidc,
-    make_oidc_fixture,  # noqa: F401  (a fixture)
     subject_of,
 )
 from tests.served import free_port

@@ -21,9 +21,6 @@ from tests.oidc import (
     DASHBOARD_CLIENT_ID,
     MakeOidc,
     OidcProvider,
-    make_oidc_fixture,  # noqa: F401  (a fixture)
-    oidc_fixture,  # noqa: F401  (a fixture)
-    oidc_private_fixture,  # noqa: F401  (a fixture)
     subject_of,
 )
 from tests.oidc_login import TEST_CLIENT_ID, TEST_REDIRECT_URI, OidcFlowError
