@@ -26,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization
 
 from mailkeys import clock
+from mailkeys.telemetry import metrics
 
 ASYMMETRIC_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -110,8 +111,10 @@ class ProviderKeys:
         except (httpx.HTTPError, KeyError, ValueError, TypeError, JoseError) as error:
             # Counted as a fetch: a provider that is down is not asked again for every token.
             self._fetched_at = clock.monotonic()
+            metrics.OIDC_KEY_FETCHES.labels("failed").inc()
             raise ProviderUnavailableError(type(error).__name__) from error
         self._keys, self._fetched_at = keys, clock.monotonic()
+        metrics.OIDC_KEY_FETCHES.labels("ok").inc()
         return keys
 
     async def _json(self, url: str) -> dict[str, Any]:

@@ -88,6 +88,12 @@ RATE_LIMIT_REJECTIONS = Counter(
     "address).",
     ["limiter"],
 )
+OIDC_KEY_FETCHES = Counter(
+    "mailkeys_oidc_key_fetches",
+    "Fetches of the identity provider's signing keys (discovery + JWKS) by outcome: at start, "
+    "on a token naming an unknown key id, at most once per refetch floor.",
+    ["outcome"],
+)
 AUDIT_REFUSALS_SUPPRESSED = Counter(
     "mailkeys_audit_refusals_suppressed",
     "Refused attempts counted but not recorded one by one: a principal's refusals beyond "
