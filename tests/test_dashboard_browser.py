@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Request, Route, expect, sync_playwright
 
@@ -19,11 +20,18 @@ from tests.oidc import (
     MakeOidc,
     subject_of,
 )
-from tests.served import free_port
+from tests.served import free_port, serve
 from tests.test_graphiql import CHROMIUM_FLAGS, chromium
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "examples" / "dashboard"
 _READY = "dashboard ready "
+KEY_CREATE = """
+mutation($name: String!) {
+  apiKeyCreate(input: {type: INFRASTRUCTURE, preset: "root:readonly", name: $name}) {
+    apiKey { displayToken }
+  }
+}
+"""
 
 
 @contextmanager
@@ -121,3 +129,85 @@ def test_the_dashboard_signs_a_person_in_with_pkce_in_headless_chromium(
     assert claims["sub"] == subject_of("alice@example.com")
     assert claims["email"] == "alice@example.com"
     assert "x-team-id" not in sent  # the viewer query names no team
+
+
+@pytest.mark.process
+def test_a_person_lists_and_creates_keys_from_another_origin_in_headless_chromium(
+    make_oidc: MakeOidc, tmp_path: Path
+) -> None:
+    executable = chromium()
+    dashboard_port = free_port()
+    origin = f"http://127.0.0.1:{dashboard_port}"
+    provider = make_oidc(dashboard_redirect_uri=f"{origin}/")
+    people = {"MAILKEYS_OIDC_ISSUER": provider.issuer, "MAILKEYS_CORS_ORIGINS": origin}
+
+    with serve(tmp_path, **people) as mailkeys:
+        # given alice's team, with one key already
+        alice = provider.login("alice@example.com")
+        created = httpx.post(
+            f"{mailkeys.url}/graphql",
+            json={"query": 'mutation { teamCreate(input: {name: "Alice Co"}) { team { id } } }'},
+            headers={"Authorization": f"Bearer {alice}"},
+        ).json()["data"]["teamCreate"]["team"]["id"]
+        first = httpx.post(
+            f"{mailkeys.url}/graphql",
+            json={"query": KEY_CREATE, "variables": {"name": "deploy bot"}},
+            headers={"Authorization": f"Bearer {alice}", "X-Team-Id": created},
+        ).json()["data"]["apiKeyCreate"]["apiKey"]["displayToken"]
+
+        with (
+            serve_dashboard(
+                tmp_path, dashboard_port, issuer=provider.issuer, mailkeys=mailkeys.url
+            ) as url,
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=executable,
+                headless=True,
+                args=CHROMIUM_FLAGS,
+                viewport={"width": 1100, "height": 900},
+            )
+            try:
+                page = browser.new_page()
+                problems: list[str] = []
+                page.on("pageerror", lambda error: problems.append(str(error)))
+
+                # when she signs in at the provider and comes back
+                page.goto(url)
+                page.get_by_role("button", name="Sign in").click()
+                page.get_by_label("Email").fill("alice@example.com")
+                page.get_by_role("button", name="Sign in to mailkeys-dashboard").click()
+                page.get_by_role("button", name="Continue").click()
+
+                # then mailkeys knows her, across origins, and shows her team's keys
+                expect(page.locator("#person")).to_have_text(
+                    "alice@example.com (PERSON)", timeout=15_000
+                )
+                expect(page.get_by_label("Act on team")).to_have_value(created)
+                keys = page.locator("#keys")
+                expect(keys).to_contain_text("deploy bot")
+                expect(keys).to_contain_text(first)
+
+                # and she creates a key: its secret is shown once, and it joins the list
+                page.get_by_label("Name").fill("ci reader")
+                page.get_by_role("button", name="Create key").click()
+                secret = page.locator("#secret")
+                expect(secret).to_contain_text("smx_root_", timeout=15_000)
+                expect(keys).to_contain_text("ci reader")
+                page.screenshot(path=str(tmp_path / "dashboard-keys.png"), full_page=True)
+                shown = secret.inner_text()
+            finally:
+                browser.close()
+
+        # the secret works as a key, and the error line stayed empty
+        answer = httpx.post(
+            f"{mailkeys.url}/graphql",
+            json={"query": "{ viewer { kind apiKey { name preset } } }"},
+            headers={"Authorization": f"Bearer {shown.strip()}"},
+        ).json()["data"]["viewer"]
+    assert answer == {
+        "kind": "INFRASTRUCTURE",
+        "apiKey": {"name": "ci reader", "preset": "root:readonly"},
+    }
+    assert not problems, problems

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('last_seen_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'person', 'app': 'models', 'unique_together': (('issuer', 'subject'),), 'pk_attr': 'id', 'table_description': 'Someone who signed in at the identity provider; `email` only if it was verified.'},
+            options={'table': 'person', 'app': 'models', 'unique_together': (('issuer', 'subject'),), 'pk_attr': 'id', 'table_description': 'Someone who signed in at the identity provider (their email kept only if verified).'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('role', fields.CharEnumField(description='OWNER: owner\nADMIN: admin\nDEVELOPER: developer\nMEMBER: member', enum_type=MemberRole, max_length=16)),
                 ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'membership', 'app': 'models', 'unique_together': (('team', 'person'),), 'pk_attr': 'id', 'table_description': "A person's role in a team; each team has exactly one owner."},
+            options={'table': 'membership', 'app': 'models', 'unique_together': (('team', 'person'),), 'pk_attr': 'id', 'table_description': "A person's role in a team (each team has exactly one owner)."},
             bases=['Model'],
         ),
         ops.AddField(

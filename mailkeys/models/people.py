@@ -25,7 +25,7 @@ class MemberRole(StrEnum):
 
 
 class Person(Model):
-    """Someone who signed in at the identity provider; `email` only if it was verified."""
+    """Someone who signed in at the identity provider (their email kept only if verified)."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     issuer = fields.CharField(max_length=500)
@@ -40,7 +40,7 @@ class Person(Model):
 
 
 class Membership(Model):
-    """A person's role in a team; each team has exactly one owner."""
+    """A person's role in a team (each team has exactly one owner)."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
