@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Literal, cast
 
 DEFAULT_DATABASE_URL = "sqlite://mailkeys.sqlite3?busy_timeout=5000"
+# Documentation-only (RFC 2606), so it can never be somebody's real domain: set
+# MAILKEYS_SHARED_DOMAIN to the platform's own shared domain in production.
+DEFAULT_SHARED_DOMAIN = "mailkeys.example"
 LogFormat = Literal["auto", "json", "text"]
 
 
@@ -28,6 +31,11 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer") from exc
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -87,6 +95,11 @@ class Settings:
     # worker looks for a new policy version.
     policy_table_path: Path | None = None
     policy_poll_ms: int = 250
+    # Mailboxes live on a domain their team verified, or on this one (first come, first served).
+    shared_domain: str = DEFAULT_SHARED_DOMAIN
+    # Where domain verification asks for TXT records (`host[:port]`); empty: the system's.
+    dns_nameservers: tuple[str, ...] = ()
+    dns_timeout_ms: int = 3_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,4 +142,7 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             policy_table_path=Path(table) if table else None,
             policy_poll_ms=_int(env, "MAILKEYS_POLICY_POLL_MS", 250),
+            shared_domain=env.get("MAILKEYS_SHARED_DOMAIN") or DEFAULT_SHARED_DOMAIN,
+            dns_nameservers=_list(env, "MAILKEYS_DNS_NAMESERVERS"),
+            dns_timeout_ms=_int(env, "MAILKEYS_DNS_TIMEOUT_MS", 3_000),
         )

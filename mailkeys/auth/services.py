@@ -10,8 +10,10 @@ from mailkeys.auth.credential_check import CredentialChecker
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.keys import Authenticator
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from mailkeys.dns_lookup import TxtLookup
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
+from mailkeys.validation import domain_name
 
 
 @dataclass
@@ -23,6 +25,9 @@ class Services:
     authenticator: Authenticator
     checker: CredentialChecker
     limiter: RateLimiter
+    # Domains: the platform's shared domain (normalised) and the TXT lookup that verifies.
+    shared_domain: str
+    txt_lookup: TxtLookup
 
     async def flush_last_used(self) -> None:
         """Write the queued last-use times of keys and mailbox passwords."""
@@ -59,4 +64,6 @@ def build_services(settings: Settings) -> Services:
         authenticator=authenticator,
         checker=CredentialChecker(settings, authenticator, limiter),
         limiter=limiter,
+        shared_domain=domain_name("MAILKEYS_SHARED_DOMAIN", settings.shared_domain),
+        txt_lookup=TxtLookup(settings.dns_nameservers, settings.dns_timeout_ms / 1000),
     )
