@@ -52,7 +52,10 @@ class Zone(BaseResolver):  # type: ignore[misc]  # dnslib ships no type informat
             reply.header.rcode = RCODE.SERVFAIL
         elif request.q.qtype == QTYPE.TXT and values:
             for value in values:
-                reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(value), ttl=1))
+                # A TXT record is a list of strings of at most 255 bytes each.
+                raw = value.encode()
+                strings = [raw[i : i + 255] for i in range(0, len(raw), 255)]
+                reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(strings), ttl=1))
         elif not values:
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
@@ -80,7 +83,8 @@ class DnsServer:
 @pytest.fixture(scope="session")
 def _dns_server() -> Iterator[DnsServer]:
     zone = Zone()
-    server = DNSServer(zone, address="127.0.0.1", port=0, logger=DNSLogger("-", prefix=False))
+    quiet = DNSLogger("-request,-reply,-truncated,-error", prefix=False)
+    server = DNSServer(zone, address="127.0.0.1", port=0, logger=quiet)
     server.start_thread()
     try:
         yield DnsServer(zone, server.server.server_address[1])
