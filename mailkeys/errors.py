@@ -147,12 +147,52 @@ class NoProviderAvailableError(ConflictError):
         super().__init__("No active providers in this key's send scope.")
 
 
+class DomainRecordMissingError(ConflictError):
+    """Raised when a domain's verification TXT record is not published (or holds another value)."""
+
+    def __init__(self, record_name: str) -> None:
+        super().__init__(
+            f"The TXT record at {record_name} does not hold this domain's verification value "
+            "yet: publish it, then verify again."
+        )
+
+
+class DomainUnavailableError(ConflictError):
+    """Raised when a domain cannot be claimed (another team holds it); names nobody."""
+
+    def __init__(self) -> None:
+        super().__init__("This domain cannot be claimed.")
+
+
+class AddressUnavailableError(ConflictError):
+    """Raised when a mailbox address is already taken; says by whom to nobody."""
+
+    def __init__(self) -> None:
+        super().__init__("That address is not available.")
+
+
+class SenderDomainNotVerifiedError(ConflictError):
+    """Raised when a mailbox's domain is neither verified by its team nor the shared domain."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The sender's domain is not verified by this team: verify it before sending."
+        )
+
+
 class ServiceUnavailableError(MailkeysError):
     """Raised when the database does not answer (restart, failover); the request may be retried."""
 
-    def __init__(self) -> None:
-        super().__init__("The service is briefly unavailable; retry shortly.")
+    def __init__(self, message: str = "The service is briefly unavailable; retry shortly.") -> None:
+        super().__init__(message)
         self.retry_after = 1
+
+
+class DnsUnavailableError(ServiceUnavailableError):
+    """Raised when the DNS resolver does not answer in time; the verification may be retried."""
+
+    def __init__(self) -> None:
+        super().__init__("The DNS resolver did not answer; retry shortly.")
 
 
 class PolicyConfigurationError(Exception):

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Literal, cast
 
 DEFAULT_DATABASE_URL = "sqlite://mailkeys.sqlite3?busy_timeout=5000"
+# Documentation-only (RFC 2606), so it can never be somebody's real domain: set
+# MAILKEYS_SHARED_DOMAIN to the platform's own shared domain in production.
+DEFAULT_SHARED_DOMAIN = "mailkeys.example"
 LogFormat = Literal["auto", "json", "text"]
 
 
@@ -102,6 +105,11 @@ class Settings:
     rate_limit_person: int = 1_200
     # How often each worker removes teams whose deletion grace has ended.
     purge_interval_seconds: int = 600
+    # Mailboxes live on a domain their team verified, or on this one (first come, first served).
+    shared_domain: str = DEFAULT_SHARED_DOMAIN
+    # Where domain verification asks for TXT records (`host[:port]`); empty: the system's.
+    dns_nameservers: tuple[str, ...] = ()
+    dns_timeout_ms: int = 3_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,4 +159,7 @@ class Settings:
             cors_origins=_list(env, "MAILKEYS_CORS_ORIGINS"),
             rate_limit_person=_int(env, "MAILKEYS_RATE_LIMIT_PERSON", 1_200),
             purge_interval_seconds=_int(env, "MAILKEYS_PURGE_INTERVAL_SECONDS", 600),
+            shared_domain=env.get("MAILKEYS_SHARED_DOMAIN") or DEFAULT_SHARED_DOMAIN,
+            dns_nameservers=_list(env, "MAILKEYS_DNS_NAMESERVERS"),
+            dns_timeout_ms=_int(env, "MAILKEYS_DNS_TIMEOUT_MS", 3_000),
         )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
 
 from mailkeys import clock
 from mailkeys.errors import InvalidInputError
 
 MAX_NAME_LENGTH = 200
-# Deliberately simple: one @, no spaces, a dotted domain. Mail servers decide the rest.
-_ADDRESS_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
-_DOMAIN_RE = re.compile(
-    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+MAX_ADDRESS_LENGTH = 320
+# Characters that make two different strings look the same, or text read in another order.
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
 
 
@@ -37,20 +41,66 @@ def clean_text(field: str, value: str | None, max_length: int) -> str:
     return text
 
 
+def _refuse_hidden_characters(field: str, value: str) -> None:
+    """Control (NUL included), zero-width and bidi characters: refused whatever follows."""
+    for char in value:
+        if char in ZERO_WIDTH or char in BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+            raise InvalidInputError(
+                field, f"{field} must not contain control, zero-width or bidirectional characters."
+            )
+
+
+def _checked(field: str, address: str, message: str) -> tuple[str, str]:
+    """The address's local part and ASCII (IDNA) domain, by email-validator's rules.
+
+    No deliverability check (no network here); special-use domains (`.local`, `.test`,
+    `localhost`, ...) are refused, as they can never receive mail from outside. `strict`
+    adds RFC 5321's 64-octet limit on the local part.
+    """
+    try:
+        checked = validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_quoted_local=False,
+            strict=True,
+        )
+    except EmailNotValidError as error:
+        raise InvalidInputError(field, message) from error
+    return checked.local_part, checked.ascii_domain
+
+
 def email_address(field: str, value: str | None) -> str:
-    """A lower-cased email address."""
-    address = (value or "").strip().lower()
-    if not _ADDRESS_RE.fullmatch(address) or len(address) > 320:
+    """One spelling per address: the local part lower-cased (NFC), the domain in IDNA ASCII.
+
+    `Ops@Bücher.example` and `ops@xn--bcher-kva.example` are the same address, stored and
+    compared as the latter.
+    """
+    raw = value or ""
+    _refuse_hidden_characters(field, raw)
+    raw = raw.strip(" ")
+    if len(raw) > MAX_ADDRESS_LENGTH:
         raise InvalidInputError(field, f"{field} is not an email address.")
-    return address
+    local, domain = _checked(field, raw, f"{field} is not an email address.")
+    return f"{unicodedata.normalize('NFC', local.lower())}@{domain}"
 
 
 def domain_name(field: str, value: str | None) -> str:
-    """A lower-cased DNS name such as `mail.example.com`."""
-    name = (value or "").strip().lower().rstrip(".")
-    if not _DOMAIN_RE.fullmatch(name):
-        raise InvalidInputError(field, f"{field} is not a domain name.")
-    return name
+    """A DNS name such as `mail.example.com`: lower-case IDNA ASCII, no trailing dot."""
+    raw = value or ""
+    _refuse_hidden_characters(field, raw)
+    name = raw.strip(" ").removesuffix(".")
+    message = f"{field} is not a domain name."
+    if not name or "@" in name or len(name) > 253:
+        raise InvalidInputError(field, message)
+    # The same rules (and normalisation) as the domain of an address, so the two compare.
+    _, domain = _checked(field, f"postmaster@{name}", message)
+    return domain
+
+
+def domain_of(address: str) -> str:
+    """The domain of an address `email_address` returned."""
+    return address.rpartition("@")[2]
 
 
 def https_url(field: str, value: str | None) -> str:

@@ -22,8 +22,9 @@ from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.resolvers import changes
 from mailkeys.settings import Argon2Parameters, Settings
 
-# The OpenID provider fixtures (`oidc`, `make_oidc`, `oidc_private`) for every test module.
-pytest_plugins = ["tests.oidc"]
+# The OpenID provider fixtures (`oidc`, `make_oidc`, `oidc_private`) and the DNS server
+# fixture (tests/dns_zone.py) for every test module.
+pytest_plugins = ["tests.oidc", "tests.dns_zone"]
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"
@@ -35,6 +36,7 @@ CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 # PostgreSQL database (`{}` becomes a random name) and the shared Redis.
 TEST_DATABASE_URL = os.environ.get("MAILKEYS_TEST_DATABASE_URL", "sqlite://:memory:")
 TEST_REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_URL") or None
+TEST_SHARED_DOMAIN = "example.com"
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -47,6 +49,8 @@ def test_settings(**overrides: Any) -> Settings:
         "operator_token": OPERATOR_TOKEN,
         "gateway_token": GATEWAY_TOKEN,
         "argon2": CHEAP_ARGON2,
+        # Tests create their mailboxes on the shared domain unless they verify one.
+        "shared_domain": TEST_SHARED_DOMAIN,
     }
     values.update(overrides)
     return Settings(**values)

@@ -65,7 +65,7 @@ async def setup(gql: Gql, make_team: MakeTeam, make_key: MakeKey) -> Mailboxes:
         gql, team.token, 'mutation { providerCreate(input: {name: "ses"}) { provider { id } } }'
     )
     ids = []
-    for address in ("one@acme.example", "two@acme.example"):
+    for address in ("one@example.com", "two@example.com"):
         created = await ok(
             gql,
             team.token,
@@ -261,7 +261,7 @@ async def test_an_empty_send_scope_is_a_failed_gate(
     mailbox = await ok(
         gql,
         team.token,
-        'mutation { mailboxCreate(input: {address: "x@acme.example"}) { mailbox { id } } }',
+        'mutation { mailboxCreate(input: {address: "x@example.com"}) { mailbox { id } } }',
     )
     sender = await make_key(team.token, type="SENDING", permissions=["email.send"])
 

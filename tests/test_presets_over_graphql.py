@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from mailkeys.models import Domain, Webhook
-from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
+from mailkeys.settings import Settings
+from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle, test_settings
+from tests.dns_zone import DnsServer
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
 MakeKey = Callable[..., Awaitable[KeyHandle]]
 
-DOMAIN_FIELDS = "id name verificationRecord verifiedAt createdAt"
+DOMAIN_FIELDS = "id name verificationRecordName verificationRecord verifiedAt createdAt"
 DOMAIN_CREATE = f"""
 mutation($name: String!) {{
   domainCreate(input: {{name: $name}}) {{ domain {{ {DOMAIN_FIELDS} }} }}
@@ -67,11 +69,21 @@ mutation($team: ID!, $resource: LimitedResource!, $limit: Int!) {
 HOOK_URL = "https://hooks.example.com/mailkeys"
 
 
-async def add_domain(gql: Gql, token: str, name: str = "example.com") -> dict[str, Any]:
-    """Create a domain and return it."""
+@pytest.fixture
+def settings(dns_zone: DnsServer) -> Settings:
+    """Domains are verified against the test's DNS server."""
+    return test_settings(dns_nameservers=(dns_zone.nameserver,))
+
+
+async def add_domain(
+    gql: Gql, token: str, name: str = "acme.example", dns: DnsServer | None = None
+) -> dict[str, Any]:
+    """Create a domain and return it; with `dns`, its verification record is published."""
     domain: dict[str, Any] = (await gql(DOMAIN_CREATE, {"name": name}, token=token)).ok()[
         "domainCreate"
     ]["domain"]
+    if dns is not None:
+        dns.publish(domain["verificationRecordName"], domain["verificationRecord"])
     return domain
 
 
@@ -87,10 +99,10 @@ async def add_webhook(gql: Gql, token: str, url: str = HOOK_URL) -> dict[str, An
 # --- domains ---------------------------------------------------------------------------------
 
 
-async def test_domain_lifecycle(gql: Gql, make_team: MakeTeam) -> None:
+async def test_domain_lifecycle(gql: Gql, make_team: MakeTeam, dns_zone: DnsServer) -> None:
     team = await make_team()
 
-    created = await add_domain(gql, team.token, "Mail.Example.com.")
+    created = await add_domain(gql, team.token, "Mail.Example.com.", dns=dns_zone)
     verified = (await gql(DOMAIN_VERIFY, {"id": created["id"]}, token=team.token)).ok()
     again = (await gql(DOMAIN_VERIFY, {"id": created["id"]}, token=team.token)).ok()
     listed = (await gql(DOMAINS, token=team.token)).ok()["domains"]
@@ -124,9 +136,9 @@ async def test_domain_name_is_checked(gql: Gql, make_team: MakeTeam, name: str) 
 
 async def test_a_team_adds_a_domain_once(gql: Gql, make_team: MakeTeam) -> None:
     team = await make_team()
-    await add_domain(gql, team.token, "example.com")
+    await add_domain(gql, team.token, "acme.example")
 
-    result = await gql(DOMAIN_CREATE, {"name": "EXAMPLE.com"}, token=team.token)
+    result = await gql(DOMAIN_CREATE, {"name": "ACME.example"}, token=team.token)
 
     assert result.codes == ["CONFLICT"]
 
@@ -354,11 +366,11 @@ async def test_billing_profiles_are_per_team(gql: Gql, make_team: MakeTeam) -> N
 
 
 async def test_resource_changes_are_audited(
-    gql: Gql, make_team: MakeTeam, make_key: MakeKey
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey, dns_zone: DnsServer
 ) -> None:
     team = await make_team()
     provider_admin = await make_key(team.token, preset="root:provider_admin")
-    domain = await add_domain(gql, provider_admin.token)
+    domain = await add_domain(gql, provider_admin.token, dns=dns_zone)
     (await gql(DOMAIN_VERIFY, {"id": domain["id"]}, token=provider_admin.token)).ok()
     webhook = await add_webhook(gql, team.token)
     (await gql(WEBHOOK_ROTATE, {"id": webhook["webhook"]["id"]}, token=team.token)).ok()
@@ -422,9 +434,10 @@ class World:
     Each operation asks only for what its variables name, which keeps 300-odd cases fast.
     """
 
-    def __init__(self, gql: Gql, team: TeamHandle, make_key: MakeKey) -> None:
+    def __init__(self, gql: Gql, team: TeamHandle, make_key: MakeKey, dns: DnsServer) -> None:
         self._gql = gql
         self._make_key = make_key
+        self._dns = dns
         self.team = team
         self._made: dict[str, str] = {"team": team.id}
 
@@ -467,7 +480,7 @@ class World:
             )
             return str(created["mailboxPasswordCreate"]["mailboxPassword"]["id"])
         if resource == "domain":
-            return str((await add_domain(self._gql, self.team.token))["id"])
+            return str((await add_domain(self._gql, self.team.token, dns=self._dns))["id"])
         if resource == "webhook":
             return str((await add_webhook(self._gql, self.team.token))["webhook"]["id"])
         if resource == "key":
@@ -759,10 +772,15 @@ OPERATIONS: tuple[Operation, ...] = (
 @pytest.mark.parametrize("principal", PRINCIPALS)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
 async def test_operation_truth_table(
-    gql: Gql, make_team: MakeTeam, make_key: MakeKey, operation: Operation, principal: str
+    gql: Gql,
+    make_team: MakeTeam,
+    make_key: MakeKey,
+    dns_zone: DnsServer,
+    operation: Operation,
+    principal: str,
 ) -> None:
     # given a team with what the operation names, and a credential of the principal's kind
-    world = World(gql, await make_team(), make_key)
+    world = World(gql, await make_team(), make_key, dns_zone)
     variables = {name: await world.get(resource) for name, resource in operation.variables}
     for resource in operation.needs:
         await world.get(resource)

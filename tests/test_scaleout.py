@@ -68,7 +68,12 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
     }
     with fresh_database(tmp_path) as url, ExitStack() as stack:
         servers = [
-            stack.enter_context(serve(tmp_path, MAILKEYS_DATABASE_URL=url, **env)) for _ in range(2)
+            stack.enter_context(
+                serve(
+                    tmp_path, MAILKEYS_DATABASE_URL=url, MAILKEYS_SHARED_DOMAIN="s.example", **env
+                )
+            )
+            for _ in range(2)
         ]
         yield Cluster(servers=servers, url=url)
 

@@ -60,7 +60,10 @@ def sent(body: dict[str, Any]) -> bool:
 
 
 def test_suspension_stops_every_credential_of_a_mailbox_until_resumed(tmp_path: Path) -> None:
-    with serve(tmp_path) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    with (
+        serve(tmp_path, MAILKEYS_SHARED_DOMAIN="acme.example") as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+    ):
         api = Api(client)
         admin = api.ok(OPERATOR_TOKEN, 'mutation { teamCreate(input: {name: "Acme"}) { secret } }')[
             "teamCreate"

@@ -1,7 +1,8 @@
 """The mail gateways' question: may this secret act for this address over this protocol?
 
 Every failure gives the same answer, whatever went wrong (unknown address, suspended
-mailbox, wrong secret, revoked credential, missing permission); failures are counted per
+mailbox, wrong secret, revoked credential, missing permission, an address on a domain its
+team does not hold); failures are counted per
 address, and an address that failed too often in a minute is refused without looking.
 """
 
@@ -18,6 +19,7 @@ from mailkeys.auth.last_used import LastUsedRecorder
 from mailkeys.auth.ratelimit import RateLimiter
 from mailkeys.errors import InvalidInputError
 from mailkeys.models import KeyStatus, KeyType, MailboxPassword, MailboxStatus
+from mailkeys.models.domain_claims import may_use_address
 from mailkeys.models.key_facts import (
     MailboxFacts,
     PasswordFacts,
@@ -30,7 +32,7 @@ from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allow
 from mailkeys.settings import Settings
 from mailkeys.telemetry import metrics
 from mailkeys.tokens import MAILBOX_PREFIX, parse_token, password_id_of
-from mailkeys.validation import email_address
+from mailkeys.validation import domain_name, email_address
 
 
 class CheckProtocol(StrEnum):
@@ -81,6 +83,7 @@ class CredentialChecker:
         self._settings = settings
         self._authenticator = authenticator
         self._limiter = limiter
+        self._shared_domain = domain_name("MAILKEYS_SHARED_DOMAIN", settings.shared_domain)
         self.password_last_used = LastUsedRecorder(
             MailboxPassword, settings.last_used_precision_seconds
         )
@@ -140,6 +143,9 @@ class CredentialChecker:
         usable = tuple(sorted(p for p in candidate.permissions if is_allowed(holder, p, resource)))
         required = REQUIRED[protocol]
         if not usable or (required is not None and required not in usable):
+            return DENIED
+        # Asked last, once the secret matched: a guess costs no extra query.
+        if not await may_use_address(mailbox.team_id, address, self._shared_domain):
             return DENIED
         recorder = (
             self.password_last_used

@@ -13,8 +13,10 @@ from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.keys import Authenticator
 from mailkeys.auth.people import PersonAuthenticator, looks_like_jwt
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from mailkeys.dns_lookup import TxtLookup
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
+from mailkeys.validation import domain_name
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Services:
     authenticator: Authenticator
     checker: CredentialChecker
     limiter: RateLimiter
+    # Domains: the platform's shared domain (normalised) and the TXT lookup that verifies.
+    shared_domain: str
+    txt_lookup: TxtLookup
     # People's requests (JWTs from the identity provider); None when no issuer is configured.
     people: PersonAuthenticator | None = None
     http: httpx.AsyncClient | None = None
@@ -84,6 +89,8 @@ def build_services(settings: Settings) -> Services:
         authenticator=authenticator,
         checker=CredentialChecker(settings, authenticator, limiter),
         limiter=limiter,
+        shared_domain=domain_name("MAILKEYS_SHARED_DOMAIN", settings.shared_domain),
+        txt_lookup=TxtLookup(settings.dns_nameservers, settings.dns_timeout_ms / 1000),
         people=people,
         http=http,
     )

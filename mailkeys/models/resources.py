@@ -9,9 +9,21 @@ from mailkeys.models.mailboxes import Mailbox
 from mailkeys.models.routing import Provider
 from mailkeys.models.teams import Team
 
+# Where a team publishes its domain's verification value: beside the domain's own records,
+# not among them (the apex TXT set often holds SPF, which one more value would not disturb,
+# but an underscore name is plainly ours and never collides with a host).
+VERIFICATION_RECORD_PREFIX = "_mailkeys"
+
 
 class Domain(Model):
-    """A sending domain of the team. verified once its DNS record is seen."""
+    """A sending domain of the team, verified once its DNS TXT record is seen.
+
+    `verified_name` is the name while the domain is verified, and null otherwise: it is
+    unique, so at most one team holds a verified name, even when two verify at once.
+    `reverification_required` marks a domain that was marked verified before mailkeys
+    checked DNS (see docs/domains.md): it keeps working until another team proves the
+    domain by DNS, which takes the name over.
+    """
 
     id = fields.CharField(primary_key=True, max_length=32)
     team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
@@ -21,11 +33,18 @@ class Domain(Model):
     name = fields.CharField(max_length=253)
     verification_record = fields.CharField(max_length=100)
     verified_at = fields.DatetimeField(null=True)
+    verified_name = fields.CharField(max_length=253, null=True, unique=True)
+    reverification_required = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "domain"
         unique_together = (("team", "name"),)
+
+    @property
+    def verification_record_name(self) -> str:
+        """The DNS name at which the TXT record `verification_record` is published."""
+        return f"{VERIFICATION_RECORD_PREFIX}.{self.name}"
 
 
 class Webhook(Model):

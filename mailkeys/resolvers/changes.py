@@ -68,13 +68,18 @@ async def record_event(
     team_id: str | None,
     outcome: str = "success",
     details: dict[str, Any] | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
-    """Store one audit event and log it (`mailkeys.audit`); never a secret in `details`."""
+    """Store one audit event and log it (`mailkeys.audit`); never a secret in `details`.
+
+    `actor_label` replaces the actor's label where naming the actor would tell one team
+    about another (the platform acting on a team's rows because another team proved a domain).
+    """
     event = await AuditEvent.create(
         id=new_id("evt"),
         team_id=team_id,
         created_at=clock.now(),
-        actor=actor.label,
+        actor=actor_label or actor.label,
         actor_email=actor.email,
         action=action,
         target_type=target_type,

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from tortoise.expressions import Q
 
 from mailkeys import clock
-from mailkeys.errors import ConflictError, PermissionDeniedError
+from mailkeys.errors import (
+    AddressUnavailableError,
+    ConflictError,
+    InvalidInputError,
+    PermissionDeniedError,
+)
 from mailkeys.models import (
     ApiKey,
     KeyType,
@@ -16,12 +22,14 @@ from mailkeys.models import (
     MailboxPassword,
     MailboxStatus,
 )
+from mailkeys.models.domain_claims import holds_domain
 from mailkeys.models.pagination import keyset_page
 from mailkeys.pages import Page
 from mailkeys.policy import Actor, Resource, is_allowed, load_for, team_for
-from mailkeys.resolvers.changes import Action, change
+from mailkeys.resolvers.changes import Action, Attempt, change, record_event
+from mailkeys.resolvers.domains import PLATFORM_LABEL
 from mailkeys.tokens import new_id
-from mailkeys.validation import clean_name, clean_text, email_address
+from mailkeys.validation import clean_name, clean_text, domain_of, email_address
 
 MAX_SIGNATURE = 10_000
 # Admins of the team, or a mailbox-class credential on its own mailbox: broadest first.
@@ -42,19 +50,58 @@ class MailboxChanges:
     signature: str | None = None
 
 
-async def create_mailbox(actor: Actor, address: str, display_name: str | None) -> Mailbox:
-    """Create a mailbox; addresses are unique across the platform."""
+async def create_mailbox(
+    actor: Actor, address: str, display_name: str | None, shared_domain: str
+) -> Mailbox:
+    """Create a mailbox on the shared domain or on a domain the team proved by DNS.
+
+    Addresses are unique across the platform. On the shared domain the first team to ask
+    gets a local part, and a taken one is "not available" whoever holds it. On the team's
+    own domain an address can only be the team's own: a mailbox another team kept there
+    from before domains were checked is released (see `_release`).
+    """
     async with change(actor, CREATE) as attempt:
         address = email_address("address", address)
         name = clean_name("displayName", display_name)
+        on_shared = domain_of(address) == shared_domain
+        if not on_shared and not await holds_domain(attempt.team, domain_of(address), proven=True):
+            raise InvalidInputError(
+                "address",
+                "The address must be on the shared domain or on a domain the team has verified.",
+            )
         async with attempt.limited(LimitedResource.MAILBOXES):
-            if await Mailbox.filter(address=address).exists():
-                raise ConflictError("That address is already in use.")
+            taken = await Mailbox.filter(address=address).first()
+            if taken is not None and on_shared:
+                raise AddressUnavailableError()
+            if taken is not None and taken.team_id == attempt.team:
+                raise ConflictError("The team already has this address.")
+            if taken is not None:
+                await _release(attempt, taken)
             mailbox = await Mailbox.create(
                 id=new_id("mbx"), team_id=attempt.team, address=address, display_name=name
             )
             await attempt.succeeded(mailbox.id)
     return mailbox
+
+
+async def _release(attempt: Attempt, stale: Mailbox) -> None:
+    """Delete another team's mailbox on a domain the creating team proved by DNS.
+
+    Only mailboxes created before domains were checked (or kept after their team lost the
+    domain) can be there; their team cannot use them (`may_use_address`), and keeping them
+    would lock the domain's holder out of its own address. Their audit trail names the
+    platform, not the team that proved the domain.
+    """
+    revoked = await _remove(stale, clock.now())
+    await record_event(
+        attempt.actor,
+        DELETE.name,
+        DELETE.target,
+        stale.id,
+        stale.team_id,
+        details={"reason": "domain_proved_by_another_team", **revoked},
+        actor_label=PLATFORM_LABEL,
+    )
 
 
 async def get_mailbox(actor: Actor, mailbox_id: str) -> Mailbox:
@@ -104,20 +151,22 @@ async def delete_mailbox(actor: Actor, mailbox_id: str) -> Mailbox:
     """Delete a mailbox: its keys and passwords are revoked first (keys stay on record)."""
     async with change(actor, DELETE, mailbox_id) as attempt:
         mailbox = await attempt.load(Mailbox, mailbox_id)
-        now = clock.now()
-        live = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
         async with attempt.transaction():
-            revoked_keys = await ApiKey.filter(live, mailbox_id=mailbox.id).update(revoked_at=now)
-            revoked_passwords = await MailboxPassword.filter(
-                mailbox_id=mailbox.id, revoked_at__isnull=True
-            ).update(revoked_at=now)
-            await _unbind_sending_keys(mailbox.team_id, mailbox.id)
-            await mailbox.delete()
-            await attempt.succeeded(
-                mailbox.id,
-                {"revoked_keys": revoked_keys, "revoked_passwords": revoked_passwords},
-            )
+            revoked = await _remove(mailbox, clock.now())
+            await attempt.succeeded(mailbox.id, revoked)
     return mailbox
+
+
+async def _remove(mailbox: Mailbox, now: datetime) -> dict[str, int]:
+    """Revoke the mailbox's keys and passwords, unbind sending keys, delete it."""
+    live = Q(revoked_at__isnull=True) | Q(revoked_at__gt=now)
+    revoked_keys = await ApiKey.filter(live, mailbox_id=mailbox.id).update(revoked_at=now)
+    revoked_passwords = await MailboxPassword.filter(
+        mailbox_id=mailbox.id, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    await _unbind_sending_keys(mailbox.team_id, mailbox.id)
+    await mailbox.delete()
+    return {"revoked_keys": revoked_keys, "revoked_passwords": revoked_passwords}
 
 
 async def _unbind_sending_keys(team_id: str, mailbox_id: str) -> None:

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from tortoise.transactions import in_transaction
 
 from mailkeys import clock
-from mailkeys.errors import ConflictError, InvalidInputError, NoProviderAvailableError
+from mailkeys.errors import (
+    ConflictError,
+    InvalidInputError,
+    NoProviderAvailableError,
+    SenderDomainNotVerifiedError,
+)
 from mailkeys.models import (
     ApiKey,
     DeliveryGroup,
@@ -24,6 +29,7 @@ from mailkeys.models import (
     Provider,
     SendScopeMode,
 )
+from mailkeys.models.domain_claims import may_use_address
 from mailkeys.policy import Actor, CredentialKind, authorize, resource_of
 from mailkeys.tokens import new_id
 from mailkeys.validation import clean_text, email_address, unique_ids
@@ -102,8 +108,11 @@ def _validate(email: OutgoingEmail) -> OutgoingEmail:
     )
 
 
-async def send_email(actor: Actor, email: OutgoingEmail) -> Message:
-    """Queue a message from one of the team's mailboxes through a provider in scope."""
+async def send_email(actor: Actor, email: OutgoingEmail, shared_domain: str) -> Message:
+    """Queue a message from one of the team's mailboxes through a provider in scope.
+
+    The sender's address must be on the shared domain or on a domain its team holds.
+    """
     email = _validate(email)
     team_id = actor.own_team("email.send")
     mailbox = await Mailbox.filter(address=email.sender, team_id=team_id).first()
@@ -112,6 +121,8 @@ async def send_email(actor: Actor, email: OutgoingEmail) -> Message:
     authorize(actor, "email.send", resource_of(mailbox))
     if mailbox.status is not MailboxStatus.ACTIVE:
         raise ConflictError("The sender mailbox is suspended.")
+    if not await may_use_address(mailbox.team_id, mailbox.address, shared_domain):
+        raise SenderDomainNotVerifiedError()
     pool = await eligible_pool(mailbox.team_id, await _scope_of(actor), email.delivery_group_hint)
     if not pool:
         raise NoProviderAvailableError()

@@ -15,6 +15,9 @@ from mailkeys.errors import (
     DecisionTableBrokenError,
     DecisionTableError,
     DependentsConflictError,
+    DnsUnavailableError,
+    DomainRecordMissingError,
+    DomainUnavailableError,
     InvalidInputError,
     InvitationStateError,
     LimitExceededError,
@@ -26,6 +29,7 @@ from mailkeys.errors import (
     PolicyVersionConflictError,
     RateLimitedError,
     RoleRuleError,
+    SenderDomainNotVerifiedError,
     ServiceUnavailableError,
     TeamPausedError,
     UnauthenticatedError,
@@ -105,9 +109,17 @@ def _extra_extensions(error: MailkeysError) -> dict[str, Any]:
         return {"reason": "ROLE_RULE", "rule": error.rule}
     if isinstance(error, DependentsConflictError):
         return {"dependentKeyIds": error.key_ids}
-    if isinstance(error, NoProviderAvailableError):
-        return {"reason": "NO_ACTIVE_PROVIDERS"}
-    return {}
+    return {"reason": reason} if (reason := _REASONS.get(type(error))) else {}
+
+
+# Conflicts (and outages) a client may want to tell apart without reading the message.
+_REASONS: dict[type[MailkeysError], str] = {
+    NoProviderAvailableError: "NO_ACTIVE_PROVIDERS",
+    DomainRecordMissingError: "DNS_RECORD_NOT_FOUND",
+    DomainUnavailableError: "DOMAIN_UNAVAILABLE",
+    SenderDomainNotVerifiedError: "DOMAIN_NOT_VERIFIED",
+    DnsUnavailableError: "DNS_UNAVAILABLE",
+}
 
 
 class ErrorMapping(SchemaExtension):

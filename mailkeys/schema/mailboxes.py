@@ -91,7 +91,10 @@ class ConnectionSettings:
 
 @strawberry.input(description="A new mailbox.")
 class MailboxCreateInput:
-    address: str = strawberry.field(description="Its email address (unique).")
+    address: str = strawberry.field(
+        description="Its email address (unique): on the platform's shared domain or on a "
+        "domain the team has verified."
+    )
     display_name: str | None = strawberry.field(default=None, description="Its display name.")
 
 
@@ -165,7 +168,11 @@ class MailboxQueries:
 
 @strawberry.type
 class MailboxMutations:
-    @strawberry.mutation(description="Create a mailbox. `mailbox.admin.create`; limit applies.")
+    @strawberry.mutation(
+        description="Create a mailbox. `mailbox.admin.create`; limit applies. BAD_USER_INPUT "
+        "(field `address`) off the shared domain and the team's verified domains; CONFLICT "
+        "if the address is taken."
+    )
     async def mailbox_create(
         self,
         info: Info,
@@ -174,7 +181,10 @@ class MailboxMutations:
         ],
     ) -> MailboxPayload:
         mailbox = await mailbox_resolvers.create_mailbox(
-            info.context.actor, input.address, input.display_name
+            info.context.actor,
+            input.address,
+            input.display_name,
+            info.context.services.shared_domain,
         )
         return MailboxPayload(mailbox=Mailbox.from_model(mailbox))
 

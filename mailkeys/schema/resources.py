@@ -15,12 +15,29 @@ from mailkeys.schema.connections import After, Connection, First, connection_of
 from mailkeys.schema.context import Info
 
 
-@strawberry.type(description="A sending domain of the team.")
+@strawberry.type(
+    description="A sending domain of the team. Publish `verificationRecord` as a TXT record "
+    "at `verificationRecordName`, then call `domainVerify`."
+)
 class Domain:
     id: strawberry.ID = strawberry.field(description="The domain id.")
-    name: str = strawberry.field(description="The DNS name.")
-    verification_record: str = strawberry.field(description="The TXT record to publish.")
+    name: str = strawberry.field(
+        description="The DNS name, lower-case; internationalised names in IDNA ASCII (xn--)."
+    )
+    verification_record_name: str = strawberry.field(
+        description="Where to publish the TXT record: `_mailkeys.<name>`."
+    )
+    verification_record: str = strawberry.field(
+        description="The value of the TXT record to publish (`mailkeys-verify=...`)."
+    )
+    verified: bool = strawberry.field(
+        description="Whether the team holds the domain: its mailboxes may send."
+    )
     verified_at: datetime | None = strawberry.field(description="When it was verified.")
+    reverification_required: bool = strawberry.field(
+        description="True if it was marked verified before mailkeys checked DNS: it keeps "
+        "working until another team proves the domain by DNS. Verify it again to keep it."
+    )
     created_at: datetime = strawberry.field(description="When it was added.")
 
     @classmethod
@@ -29,8 +46,11 @@ class Domain:
         return cls(
             id=strawberry.ID(domain.id),
             name=domain.name,
+            verification_record_name=domain.verification_record_name,
             verification_record=domain.verification_record,
+            verified=domain.verified_name is not None,
             verified_at=domain.verified_at,
+            reverification_required=domain.reverification_required,
             created_at=domain.created_at,
         )
 
@@ -155,24 +175,33 @@ class ResourceQueries:
 
 @strawberry.type
 class ResourceMutations:
-    @strawberry.mutation(description="Add a domain. `domain.create`; limit applies.")
+    @strawberry.mutation(
+        description="Add a domain. `domain.create`; limit applies. CONFLICT (reason "
+        "`DOMAIN_UNAVAILABLE`) if another team holds it."
+    )
     async def domain_create(
         self,
         info: Info,
         input: Annotated[DomainCreateInput, strawberry.argument(description="The domain to add.")],
     ) -> DomainPayload:
-        domain = await domain_resolvers.create_domain(info.context.actor, input.name)
+        domain = await domain_resolvers.create_domain(
+            info.context.actor, input.name, info.context.services.shared_domain
+        )
         return DomainPayload(domain=Domain.from_model(domain))
 
-    @strawberry.mutation(description="Mark a domain verified. `domain.verify`.")
+    @strawberry.mutation(
+        description="Verify a domain by its DNS TXT record. `domain.verify`; idempotent. "
+        "CONFLICT with reason `DNS_RECORD_NOT_FOUND` (publish the record, then retry) or "
+        "`DOMAIN_UNAVAILABLE` (another team holds it); UNAVAILABLE if DNS does not answer."
+    )
     async def domain_verify(
         self,
         info: Info,
-        input: Annotated[
-            DomainIdInput, strawberry.argument(description="The domain to mark verified.")
-        ],
+        input: Annotated[DomainIdInput, strawberry.argument(description="The domain to verify.")],
     ) -> DomainPayload:
-        domain = await domain_resolvers.verify_domain(info.context.actor, input.id)
+        domain = await domain_resolvers.verify_domain(
+            info.context.actor, input.id, info.context.services.txt_lookup
+        )
         return DomainPayload(domain=Domain.from_model(domain))
 
     @strawberry.mutation(description="Remove a domain. `domain.delete`.")

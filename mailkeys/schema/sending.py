@@ -127,5 +127,7 @@ class SendingMutations:
                 [str(i) for i in input.delivery_group_hint] if input.delivery_group_hint else None
             ),
         )
-        message = await sending_resolvers.send_email(info.context.actor, email)
+        message = await sending_resolvers.send_email(
+            info.context.actor, email, info.context.services.shared_domain
+        )
         return EmailSendPayload(message=QueuedMessage.from_model(message))

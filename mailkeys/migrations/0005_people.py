@@ -6,7 +6,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_policy_versions')]
+    dependencies = [('models', '0004_domain_claims')]
 
     initial = False
 
