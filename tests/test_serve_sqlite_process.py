@@ -1,9 +1,12 @@
-"""`mailkeys serve` on SQLite: writes that another process holds up (real servers, one file)."""
+"""`mailkeys serve` on SQLite as a user runs it: the first steps it prints, and writes that
+another process holds up (real servers on one file)."""
 
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sqlite3
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.served import serve
+from tests.served import serve, server_env
 
 pytestmark = pytest.mark.process
 
@@ -36,6 +39,27 @@ def post(url: str, token: str, query: str) -> httpx.Response:
 def outcome(response: httpx.Response) -> tuple[int, tuple[str, ...]]:
     errors = response.json().get("errors") or []
     return response.status_code, tuple(e["extensions"]["code"] for e in errors)
+
+
+def test_the_first_steps_the_server_prints_work_as_printed(tmp_path: Path) -> None:
+    # given a fresh server, and a shell whose PATH does not hold the virtualenv
+    with serve(tmp_path) as server:
+        lines = server.output().splitlines()
+    first_steps = next(
+        n for n, line in enumerate(lines) if line.startswith("mailkeys: no team yet")
+    )
+    command = lines[first_steps + 1]
+    env = {**server_env(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    # when the user runs the printed command there, as printed
+    created = subprocess.run(
+        shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    # then it makes the team and prints its first key
+    assert shlex.split(command)[-3:] == ["team", "create", "My team"]
+    assert created.returncode == 0, (command, created.stderr)
+    assert "key:      smx_root_" in created.stdout
 
 
 def test_a_write_held_up_by_another_process_answers_unavailable(tmp_path: Path) -> None:
