@@ -21,6 +21,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from mailkeys.cli import main
 from mailkeys.cli import schema as schema_command
@@ -78,11 +79,16 @@ def cli(
     # root logger back, so that later tests do not write to a closed stream.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # Tortoise caches each model's INSERT per connection name, not per dialect: when the
+    # suite runs on PostgreSQL, a command on SQLite would send `$1` placeholders, and the
+    # next test on PostgreSQL this file's `?`.
+    EXECUTOR_CACHE.clear()
     try:
         yield run
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        EXECUTOR_CACHE.clear()
 
 
 def test_a_sqlite_file_in_a_missing_directory_fails_at_once_naming_the_path(
