@@ -23,14 +23,21 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+class SettingsError(ValueError):
+    """Raised when a configuration variable has a value the service cannot run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer") from exc
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -48,7 +55,7 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 def _log_format(env: Mapping[str, str]) -> LogFormat:
     raw = (env.get("MAILKEYS_LOG_FORMAT") or "auto").strip().lower()
     if raw not in ("auto", "json", "text"):
-        raise ValueError("MAILKEYS_LOG_FORMAT must be auto, json or text")
+        raise SettingsError(f"MAILKEYS_LOG_FORMAT must be auto, json or text, got {raw!r}")
     return cast(LogFormat, raw)
 
 
@@ -59,6 +66,16 @@ class Argon2Parameters:
     time_cost: int = 2
     memory_cost_kib: int = 19 * 1024
     parallelism: int = 1
+
+
+def _argon2(env: Mapping[str, str]) -> Argon2Parameters:
+    # argon2 itself refuses less (only when a secret is hashed): say so at startup instead.
+    parallelism = _int(env, "MAILKEYS_ARGON2_PARALLELISM", 1, minimum=1)
+    return Argon2Parameters(
+        time_cost=_int(env, "MAILKEYS_ARGON2_TIME_COST", 2, minimum=1),
+        memory_cost_kib=_int(env, "MAILKEYS_ARGON2_MEMORY_KIB", 19 * 1024, minimum=8 * parallelism),
+        parallelism=parallelism,
+    )
 
 
 @dataclass(frozen=True)
@@ -126,12 +143,8 @@ class Settings:
             operator_token=env.get("MAILKEYS_OPERATOR_TOKEN") or None,
             gateway_token=env.get("MAILKEYS_GATEWAY_TOKEN") or None,
             metrics_token=env.get("MAILKEYS_METRICS_TOKEN") or None,
-            argon2=Argon2Parameters(
-                time_cost=_int(env, "MAILKEYS_ARGON2_TIME_COST", 2),
-                memory_cost_kib=_int(env, "MAILKEYS_ARGON2_MEMORY_KIB", 19 * 1024),
-                parallelism=_int(env, "MAILKEYS_ARGON2_PARALLELISM", 1),
-            ),
-            argon2_max_concurrency=_int(env, "MAILKEYS_ARGON2_MAX_CONCURRENCY", 2),
+            argon2=_argon2(env),
+            argon2_max_concurrency=_int(env, "MAILKEYS_ARGON2_MAX_CONCURRENCY", 2, minimum=1),
             verified_cache_seconds=_int(env, "MAILKEYS_VERIFIED_CACHE_SECONDS", 300),
             verified_cache_size=_int(env, "MAILKEYS_VERIFIED_CACHE_SIZE", 10_000),
             rate_limit_infrastructure=_int(env, "MAILKEYS_RATE_LIMIT_INFRASTRUCTURE", 600),

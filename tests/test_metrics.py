@@ -194,7 +194,9 @@ def test_inventory_reports_every_type_and_status_even_at_zero() -> None:
 
 @pytest.mark.process
 def test_several_workers_report_one_sum_and_leave_no_files(tmp_path: Path) -> None:
-    with serve(tmp_path, "--workers", "2", MAILKEYS_METRICS_TOKEN=METRICS_TOKEN) as server:
+    with serve(
+        tmp_path, "--workers", "2", "--allow-sqlite-workers", MAILKEYS_METRICS_TOKEN=METRICS_TOKEN
+    ) as server:
         announced = re.search(r"aggregated in (\S+)", server.output())
         assert announced, server.output()
         metrics_dir = Path(announced.group(1))

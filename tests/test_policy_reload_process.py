@@ -87,7 +87,10 @@ def test_a_second_server_decides_with_an_applied_policy_within_a_second(tmp_path
 
 def test_workers_starting_together_seed_one_version_and_all_follow(tmp_path: Path) -> None:
     # both workers of the first server start at once on an empty database and seed it
-    with serve(tmp_path, "--workers", "2") as pair, serve(tmp_path) as single:
+    with (
+        serve(tmp_path, "--workers", "2", "--allow-sqlite-workers") as pair,
+        serve(tmp_path) as single,
+    ):
         versions = call(single.url, OPERATOR_TOKEN, "{ policyVersions { totalCount } }")
         assert versions["policyVersions"]["totalCount"] == 1
         reader = readonly_key(pair.url)

@@ -7,7 +7,7 @@ import json
 from datetime import UTC
 from typing import Any
 
-from mailkeys.cli.output import Subcommands, fetch_all, guarded, render_table, run, shorten
+from mailkeys.cli.output import Subcommands, fetch_all, render_table, run, shorten
 from mailkeys.models import AuditEvent
 from mailkeys.pages import MAX_PAGE_SIZE
 from mailkeys.policy import OPERATOR
@@ -84,4 +84,4 @@ def register(commands: Subcommands[Any]) -> None:
         "--limit", type=_count, default=50, help="at most this many events (50; 0 = all)"
     )
     audit_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    audit_parser.set_defaults(handler=guarded(audit))
+    audit_parser.set_defaults(handler=audit)

@@ -16,7 +16,8 @@ from mailkeys.settings import Settings
 @contextlib.asynccontextmanager
 async def command_database(settings: Settings) -> AsyncIterator[None]:
     """As for `mailkeys serve`: the embedded SQLite file is migrated, a scale-out database
-    that is behind is refused (DatabaseBehindError), and the live policy is installed."""
+    that is behind is refused (DatabaseBehindError), and the live policy is installed. A
+    database that cannot be used raises DatabaseUnusableError, which says why."""
     async with connected(settings):
         await ready_database(settings)
         await install_live_policy(settings)

@@ -12,7 +12,6 @@ from mailkeys.cli.output import (
     Progress,
     Subcommands,
     fetch_all,
-    guarded,
     render_table,
     run,
     shorten,
@@ -127,7 +126,7 @@ def register(commands: Subcommands[Any]) -> None:
         "--status", choices=[s.value for s in KeyStatus], help="only keys with this status now"
     )
     list_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    list_parser.set_defaults(handler=guarded(keys_list))
+    list_parser.set_defaults(handler=keys_list)
 
     revoke_parser = keys_commands.add_parser(
         "revoke",
@@ -136,4 +135,4 @@ def register(commands: Subcommands[Any]) -> None:
         "Exits 1 if an id is unknown.",
     )
     revoke_parser.add_argument("ids", nargs="+", metavar="ID", help="key ids")
-    revoke_parser.set_defaults(handler=guarded(keys_revoke))
+    revoke_parser.set_defaults(handler=keys_revoke)

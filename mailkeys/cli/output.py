@@ -1,8 +1,7 @@
-"""What every command shares: running its database work, paging, tables, progress, errors.
+"""What every command shares: running its database work, paging, tables, progress.
 
-Commands print results on stdout and problems on stderr. Exit codes: 0 success, 1 a refusal
-or a failed check (a domain error: not found, forbidden, conflict, mismatches), 2 bad input or
-an unusable environment (a wrong argument, an unreadable file, a database that is behind).
+Commands print results on stdout and progress on stderr; a failure is raised, and `main`
+turns it into one line on stderr and an exit code (see `failures`).
 """
 
 from __future__ import annotations
@@ -15,15 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 from mailkeys.cli.database import command_database
-from mailkeys.errors import InvalidInputError, MailkeysError
-from mailkeys.models.database import DatabaseBehindError
 from mailkeys.pages import Page
 from mailkeys.settings import Settings
 
 T = TypeVar("T")
-Handler = Callable[[argparse.Namespace], int]
 Subcommands = argparse._SubParsersAction  # argparse's own (private) name for a subparser group
-OK, REFUSED, BAD_INPUT = 0, 1, 2
 
 
 class Progress:
@@ -103,19 +98,3 @@ def when(value: datetime | None, never: str = "never") -> str:
 def shorten(text: str, width: int) -> str:
     """`text`, cut to `width` characters with an ellipsis."""
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def guarded(handler: Handler) -> Handler:
-    """Domain errors become a one-line message and exit status 1 (2 for bad input)."""
-
-    def run_handler(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (InvalidInputError, DatabaseBehindError) as error:
-            print(f"mailkeys: {error}", file=sys.stderr)
-            return BAD_INPUT
-        except MailkeysError as error:
-            print(f"mailkeys: {error}", file=sys.stderr)
-            return REFUSED
-
-    return run_handler

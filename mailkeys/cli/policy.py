@@ -5,7 +5,7 @@ team create`); running servers pick up an imported version within a second.
 
 Exit codes: 0 success; 1 the policy or a table case was refused or did not match (invalid
 rules, a broken shipped table without --force, a moved version, mismatches); 2 a file
-could not be read.
+could not be read or written, or the environment is unusable (see `failures`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 from mailkeys.cli.database import command_database
+from mailkeys.cli.failures import OK, REFUSED, CommandError, read_file, write_file
 from mailkeys.errors import (
     DecisionTableBrokenError,
     DecisionTableError,
@@ -31,7 +31,6 @@ from mailkeys.resolvers import policy_changes, policy_plans, policy_versions
 from mailkeys.settings import Settings
 
 T = TypeVar("T")
-OK, REFUSED, UNREADABLE = 0, 1, 2
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
@@ -44,14 +43,6 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text()
-    except OSError as exc:
-        _err(f"mailkeys: cannot read {path}: {exc.strerror}")
-        return None
-
-
 def export(args: argparse.Namespace) -> int:
     """Write the live rules in Casbin's CSV form."""
     settings = Settings.from_env()
@@ -62,7 +53,7 @@ def export(args: argparse.Namespace) -> int:
 
     version, text = asyncio.run(_with_database(settings, live))
     if args.output:
-        Path(args.output).write_text(text)
+        write_file(args.output, text)
         _err(f"mailkeys: wrote policy version {version} to {args.output}")
     else:
         sys.stdout.write(text)
@@ -83,9 +74,7 @@ def _print_mismatches(path: str, run: TableRun) -> None:
 def import_(args: argparse.Namespace) -> int:
     """Propose a rules file as the next version (same checks as `policyApply`)."""
     settings = Settings.from_env()
-    text = _read(args.file)
-    if text is None:
-        return UNREADABLE
+    text = read_file(args.file)
 
     async def plan() -> policy_plans.Plan:
         return await policy_plans.plan_policy(OPERATOR, settings, rules=text)
@@ -160,18 +149,13 @@ def _report_plan(path: str, planned: policy_plans.Plan) -> int:
 def test(args: argparse.Namespace) -> int:
     """Run a decision table against the live policy or a rules file; 1 on any mismatch."""
     settings = Settings.from_env()
-    table_text = _read(args.table)
-    if table_text is None:
-        return UNREADABLE
+    table_text = read_file(args.table)
     try:
         table = parse_table(table_text, args.table)
     except DecisionTableError as error:
-        _err(str(error))
-        return UNREADABLE
+        raise CommandError(str(error)) from error
     if args.rules is not None:
-        rules = _read(args.rules)
-        if rules is None:
-            return UNREADABLE
+        rules = read_file(args.rules)
         model_text = policy_versions.model_text_for(settings)
         snapshot, problems = compile_policy(model_text, rules, version=0)
         if snapshot is None:
@@ -200,7 +184,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="export, import and test the Casbin policy",
         description="Policy authoring from a shell. Configuration (database, model, shipped "
         "table) comes from MAILKEYS_* variables. Exit codes: 0 ok, 1 refused or mismatches, "
-        "2 unreadable file.",
+        "2 an unreadable file or an unusable environment.",
     )
     policy_commands = parser.add_subparsers(dest="policy_command", required=True)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from mailkeys.cli.failures import write_file
 from mailkeys.cli.output import Subcommands
 from mailkeys.schema.sdl import schema_sdl
 
@@ -17,7 +17,7 @@ def schema_export(args: argparse.Namespace) -> int:
     if args.file is None or args.file == "-":
         sys.stdout.write(sdl)
     else:
-        Path(args.file).write_text(sdl, encoding="utf-8")
+        write_file(args.file, sdl)
         print(f"wrote {args.file}", file=sys.stderr)
     return 0
 

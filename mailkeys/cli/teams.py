@@ -8,7 +8,7 @@ from typing import Any
 
 from mailkeys.auth.services import build_hasher
 from mailkeys.cli.database import command_database
-from mailkeys.cli.output import Subcommands, guarded, render_table, run
+from mailkeys.cli.output import Subcommands, render_table, run
 from mailkeys.models import LimitedResource
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers import teams as team_resolvers
@@ -74,7 +74,7 @@ def register(commands: Subcommands[Any]) -> None:
         description="Create a team and print its first Full Access (root:full) key, once.",
     )
     create_parser.add_argument("name", help="the team's name")
-    create_parser.set_defaults(handler=guarded(team_create))
+    create_parser.set_defaults(handler=team_create)
     limits_parser = team_commands.add_parser(
         "limits",
         help="show or change a team's limits",
@@ -89,4 +89,4 @@ def register(commands: Subcommands[Any]) -> None:
         help=f"new limit; RESOURCE is one of {', '.join(r.value for r in LimitedResource)}"
         " (repeatable)",
     )
-    limits_parser.set_defaults(handler=guarded(team_limits))
+    limits_parser.set_defaults(handler=team_limits)

@@ -3,7 +3,8 @@
 Schema changes are Tortoise 1.x migrations in `mailkeys/migrations` (Tortoise's own tool:
 aerich calls itself legacy for 1.x). `mailkeys migrate` applies them; the server refuses to
 start on a database that is behind. The embedded default (SQLite) is migrated by
-`mailkeys serve` itself, so the quickstart needs no extra step.
+`mailkeys serve` itself, so the quickstart needs no extra step. Why a database cannot be
+used at all is `diagnosis`' to say.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.executor import MigrationExecutor
 
+from mailkeys.models.diagnosis import DatabaseUnusableError, check_url, explain, probe, safe_url
 from mailkeys.outages import is_unavailable
 from mailkeys.settings import Settings
 
-__all__ = ["is_unavailable"]  # re-exported: storage callers ask here
+# re-exported: storage callers ask here
+__all__ = ["DatabaseUnusableError", "is_unavailable", "safe_url"]
 
 MODEL_MODULES = ["mailkeys.models"]
 MIGRATIONS_MODULE = "mailkeys.migrations"
@@ -47,10 +50,22 @@ AUTHORING_CONFIG = orm_config(Settings(database_url="sqlite://:memory:"))
 
 @asynccontextmanager
 async def connected(settings: Settings) -> AsyncIterator[None]:
-    """Tortoise on the configured database for the length of one command."""
+    """Tortoise on the configured database for the length of one command.
+
+    Raises DatabaseUnusableError, saying why, if the database cannot be reached or opened
+    at first, or stops answering (or is locked by another process) during the command.
+    """
+    url = settings.database_url
+    check_url(url)
     await Tortoise.init(config=orm_config(settings))
     try:
-        yield
+        await probe(url)
+        try:
+            yield
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseUnusableError(explain(url, error)) from error
+            raise
     finally:
         await Tortoise.close_connections()
 
@@ -86,25 +101,16 @@ async def ready_database(settings: Settings) -> None:
         return
     pending = await pending_migrations()
     if pending:
-        raise DatabaseBehindError(pending)
+        raise DatabaseBehindError(pending, safe_url(settings.database_url))
 
 
-class DatabaseBehindError(RuntimeError):
+class DatabaseBehindError(DatabaseUnusableError):
     """Raised when the database lacks migrations the code needs."""
 
-    def __init__(self, pending: list[str]) -> None:
+    def __init__(self, pending: list[str], where: str | None = None) -> None:
+        database = f"the database {where}" if where else "the database"
         super().__init__(
-            f"the database is behind: {len(pending)} migration(s) not applied "
-            f"({', '.join(pending)}). Run `mailkeys migrate` first."
+            f"{database} is behind: {len(pending)} migration(s) not applied "
+            f"({', '.join(pending)}): run `mailkeys migrate`"
         )
         self.pending = pending
-
-
-def safe_url(url: str) -> str:
-    """The database URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user, has_password, _ = credentials.partition(":")
-    return f"{scheme}{sep}{user}{':***' if has_password else ''}@{host}"
