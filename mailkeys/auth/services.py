@@ -10,6 +10,7 @@ from mailkeys.auth.credential_check import CredentialChecker
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.keys import Authenticator
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from mailkeys.auth.tags import SecretTags
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 
@@ -31,11 +32,13 @@ class Services:
 
 
 def build_hasher(settings: Settings) -> BoundedHasher:
-    """argon2id with the configured cost, at most `argon2_max_concurrency` at once."""
+    """argon2id with the configured cost, at most `argon2_max_concurrency` at once, and the
+    tags under the configured pepper (or the installation's)."""
     argon2 = settings.argon2
     return BoundedHasher(
         SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism),
         settings.argon2_max_concurrency,
+        SecretTags(settings.secret_pepper),
     )
 
 

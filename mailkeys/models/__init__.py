@@ -7,6 +7,7 @@ from mailkeys.models.mailboxes import Mailbox, MailboxPassword, MailboxStatus
 from mailkeys.models.policy import PolicyChangeSource, PolicyPlan, PolicyVersion
 from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
+from mailkeys.models.secret_tags import InstallationSecret
 from mailkeys.models.teams import DEFAULT_LIMITS, LimitedResource, Team, TeamLimit
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "BillingProfile",
     "DeliveryGroup",
     "Domain",
+    "InstallationSecret",
     "KeyStatus",
     "KeyType",
     "LimitedResource",
