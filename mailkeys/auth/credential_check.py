@@ -3,8 +3,9 @@
 Every failure gives the same answer, whatever went wrong (unknown address, suspended
 mailbox, wrong secret, revoked credential, missing permission, an address outside the
 credential's allowlist), and takes the same path: one statement reads the mailbox and the
-credential the secret names, everything that needs no secret is judged first, and a wrong
-secret is ruled out by its tag, without argon2, as fast as an unknown id. Only what its tag
+credential the secret names, and a wrong secret is ruled out by its tag, without argon2,
+with the same work as an absent credential costs (the tag computed and compared). A right
+secret is judged for the protocol and the client's address after that. Only what its tag
 cannot rule out (a row stored before tags) reaches argon2, charged to that credential's
 failure budget; wrong guesses never lock the address or its other credentials out. The
 reason of a denial is kept server-side, in the request log.
@@ -130,8 +131,31 @@ class CredentialChecker:
         except InvalidInputError:  # an unparseable address is just another failure
             return DENIED, "malformed_address"
         mailbox, candidate, failure = await _find_candidate(address, secret, clock.now())
+        verifier = self._authenticator.verifier
+        # Everything that needs no secret was judged while finding the candidate; its secret
+        # is judged next, for every failure alike: an absent credential costs what a wrong
+        # secret costs, and a right secret that may not do this costs nothing to a guesser.
         if mailbox is None or candidate is None:
+            await verifier.refuse_absent(secret)
             return DENIED, failure
+        budget = FailureBudget(
+            self._limiter,
+            f"check-failures:{candidate.kind.value}:{candidate.credential_id}",
+            self._settings.check_failures_per_minute,
+            "check_failures",
+        )
+        verification = await verifier.verify(
+            secret, candidate.secret_hash, candidate.secret_tag, budget
+        )
+        if not verification.ok:
+            return DENIED, "bad_secret"
+        await upgrade_tag(
+            candidate.model,
+            candidate.credential_id,
+            candidate.secret_hash,
+            candidate.secret_tag,
+            verification,
+        )
         holder = Actor(
             kind=candidate.kind,
             credential_id=candidate.credential_id,
@@ -144,24 +168,6 @@ class CredentialChecker:
         required = REQUIRED[protocol]
         if not usable or (required is not None and required not in usable):
             return DENIED, "missing_permission"
-        budget = FailureBudget(
-            self._limiter,
-            f"check-failures:{candidate.kind.value}:{candidate.credential_id}",
-            self._settings.check_failures_per_minute,
-            "check_failures",
-        )
-        verification = await self._authenticator.verifier.verify(
-            secret, candidate.secret_hash, candidate.secret_tag, budget
-        )
-        if not verification.ok:
-            return DENIED, "bad_secret"
-        await upgrade_tag(
-            candidate.model,
-            candidate.credential_id,
-            candidate.secret_hash,
-            candidate.secret_tag,
-            verification,
-        )
         if not admits(candidate.allowed_ips, client):
             return DENIED, "ip_not_allowed"
         recorder = (

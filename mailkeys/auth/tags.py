@@ -44,6 +44,9 @@ class Pepper:
         self._key = key
         self.id = hmac.new(key, _ID_LABEL, hashlib.sha256).hexdigest()[:8]
         self._prefix = f"{self.id}:"
+        # A stored tag no secret has (not hex): checking against it costs what a wrong
+        # secret costs, for a credential that is not there.
+        self.unmatchable = self._prefix + "-" * (2 * TAG_BYTES)
 
     def tag(self, secret: str) -> str:
         """The tag to store for `secret`."""

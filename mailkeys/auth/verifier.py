@@ -88,6 +88,16 @@ class SecretVerifier:
             return Verification(ok=True, tag_to_store=pepper.tag(secret))
         return Verification(ok=True)
 
+    async def refuse_absent(self, secret: str) -> Verification:
+        """What `verify` does with a wrong secret, for a credential that is not there.
+
+        The same work as ruling out a wrong secret for a real credential (the tag computed
+        and compared), so that an unknown id is refused exactly as fast as a known one.
+        """
+        pepper = await self._hasher.tags.pepper()
+        pepper.check(pepper.unmatchable, secret)
+        return REFUSED
+
     async def _verify_hash(self, secret: str, secret_hash: str, budget: FailureBudget) -> bool:
         """Verify `secret` by argon2, paying it at most once per process for the same token.
 
