@@ -53,9 +53,13 @@ class Pepper:
         digest = hmac.new(self._key, _TAG_LABEL + secret.encode(), hashlib.sha256).digest()
         return self._prefix + digest[:TAG_BYTES].hex()
 
+    def is_current(self, stored: str | None) -> bool:
+        """True if `stored` is a tag under this pepper."""
+        return stored is not None and stored.startswith(self._prefix)
+
     def check(self, stored: str | None, secret: str) -> TagCheck:
         """Compare `secret` with a row's stored tag, in constant time."""
-        if stored is None or not stored.startswith(self._prefix):
+        if stored is None or not self.is_current(stored):
             return TagCheck.UNKNOWN
         if hmac.compare_digest(stored, self.tag(secret)):
             return TagCheck.MATCH
