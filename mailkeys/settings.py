@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,32 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
 
 
+# A pepper shorter than this is a password, not a key; generate one with
+# `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.
+MIN_PEPPER_LENGTH = 32
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _pepper(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MAILKEYS_SECRET_PEPPER") or None
+    if raw is not None and len(raw) < MIN_PEPPER_LENGTH:
+        raise ValueError(f"MAILKEYS_SECRET_PEPPER must be at least {MIN_PEPPER_LENGTH} characters")
+    return raw
+
+
+def parse_networks(name: str, raw: str | None) -> tuple[IpNetwork, ...]:
+    """A comma-separated list of addresses and CIDR networks (host bits must be zero)."""
+    networks = []
+    for entry in (raw or "").split(","):
+        if not entry.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=True))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {entry.strip()!r} is not an address or network") from exc
+    return tuple(networks)
+
+
 def _log_format(env: Mapping[str, str]) -> LogFormat:
     raw = (env.get("MAILKEYS_LOG_FORMAT") or "auto").strip().lower()
     if raw not in ("auto", "json", "text"):
@@ -88,6 +115,11 @@ class Settings:
     operator_token: str | None = field(default=None, repr=False)
     gateway_token: str | None = field(default=None, repr=False)
     metrics_token: str | None = field(default=None, repr=False)
+    # The key of the HMAC tags stored beside argon2 hashes; unset: a random value created
+    # once in the database (see docs/security-credentials.md).
+    secret_pepper: str | None = field(default=None, repr=False)
+    # Peers whose X-Forwarded-For is believed; by default none (the peer is the client).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
     argon2_max_concurrency: int = 2
     verified_cache_seconds: int = 300
@@ -143,6 +175,10 @@ class Settings:
             operator_token=env.get("MAILKEYS_OPERATOR_TOKEN") or None,
             gateway_token=env.get("MAILKEYS_GATEWAY_TOKEN") or None,
             metrics_token=env.get("MAILKEYS_METRICS_TOKEN") or None,
+            secret_pepper=_pepper(env),
+            trusted_proxies=parse_networks(
+                "MAILKEYS_TRUSTED_PROXIES", env.get("MAILKEYS_TRUSTED_PROXIES")
+            ),
             argon2=_argon2(env),
             argon2_max_concurrency=_int(env, "MAILKEYS_ARGON2_MAX_CONCURRENCY", 2, minimum=1),
             verified_cache_seconds=_int(env, "MAILKEYS_VERIFIED_CACHE_SECONDS", 300),

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from mailkeys.auth.services import Services
-from mailkeys.models import ApiKey
+from mailkeys.models import ApiKey, MailboxPassword
 from mailkeys.settings import Settings
 from mailkeys.tokens import MAILBOX_PREFIX, issue_token
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle, test_settings
@@ -236,7 +236,12 @@ async def test_the_address_is_matched_without_case(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_every_failure_gives_the_same_answer(
-    check: Check, gql: Gql, make_team: MakeTeam, make_world: MakeWorld, transport: str
+    check: Check,
+    gql: Gql,
+    make_team: MakeTeam,
+    make_world: MakeWorld,
+    services: Services,
+    transport: str,
 ) -> None:
     # given credentials that fail for every reason the check knows
     world = await make_world()
@@ -282,12 +287,16 @@ async def test_every_failure_gives_the_same_answer(
     }
 
     # when the gateway checks each of them
+    paid_before = services.hasher.verifications
     bodies = {
         reason: await check(transport, address, secret, protocol)
         for reason, (address, secret, protocol) in failures.items()
     }
 
-    # then every answer is byte-for-byte the same denial
+    # then every answer is byte-for-byte the same denial, and each took the same short path:
+    # a wrong secret was ruled out by its tag, as an absent credential is; argon2 ran only for
+    # the one right secret (the key lacking the protocol's permission), and only once
+    assert services.hasher.verifications == paid_before + 1
     assert {reason: checked.status for reason, checked in bodies.items()} == dict.fromkeys(
         failures, 200
     )
@@ -316,67 +325,98 @@ async def test_a_failure_and_a_success_differ_only_in_the_answer(
     assert answer(transport, bad) == DENIED
 
 
-# --- rate limit of failures ------------------------------------------------------------------
+# --- wrong secrets and the failure budget ------------------------------------------------------
+
+
+def wrong_password_for(password: str, attempt: int) -> str:
+    """The same password id with another secret (the id is public: it is in audit and logs)."""
+    guess = password[:-2] + f"{attempt:02d}"
+    return guess if guess != password else password[:-2] + "zz"
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_after_ten_failures_even_the_right_secret_is_refused_for_that_address(
-    check: Check, make_world: MakeWorld, transport: str
+async def test_wrong_secrets_never_lock_an_address_out(
+    check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
-    # given an address that failed ten times this minute
+    # given an address that failed far more than its old budget (ten) this minute, with
+    # guesses at its real password id, its real key id, and secrets shaped like nothing
     world = await make_world()
-    for attempt in range(10):
-        failed = await check(transport, world.address, f"wrong-secret-{attempt}")
-        assert answer(transport, failed) == DENIED
+    paid_before = services.hasher.verifications
+    for attempt in range(30):
+        guess = (
+            wrong_password_for(world.password, attempt),
+            wrong_secret_for(world.full_key.token),
+            f"wrong-secret-{attempt}",
+        )[attempt % 3]
+        assert answer(transport, await check(transport, world.address, guess)) == DENIED
 
     # when the right password and the right key are tried for it
     password = await check(transport, world.address, world.password)
     key = await check(transport, world.address, world.full_key.token, "IMAP")
-    # and the right password of another address
-    other = await check(transport, world.other_address, world.other_key.token)
 
-    # then that address is refused with the same answer, and only that address
-    assert answer(transport, password) == DENIED
-    assert answer(transport, key) == DENIED
-    assert answer(transport, other)["allowed"] is True
+    # then both pass, and no guess cost an argon2 verification (their tags ruled them out)
+    assert answer(transport, password)["allowed"] is True
+    assert answer(transport, key)["allowed"] is True
+    assert services.hasher.verifications - paid_before == 2
+
+
+async def untag(password_id: str) -> None:
+    """Make the password a row stored before tags existed: only argon2 can judge it."""
+    await MailboxPassword.filter(id=password_id).update(secret_tag=None)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_nine_failures_do_not_lock_the_address(
-    check: Check, make_world: MakeWorld, transport: str
+async def test_guesses_at_an_untagged_password_spend_its_budget_and_only_its(
+    check: Check, make_world: MakeWorld, services: Services, transport: str
+) -> None:
+    # given a password stored before tags, guessed ten times this minute (each paid argon2)
+    world = await make_world()
+    await untag(world.password_id)
+    paid_before = services.hasher.verifications
+    for attempt in range(12):
+        guess = wrong_password_for(world.password, attempt)
+        assert answer(transport, await check(transport, world.address, guess)) == DENIED
+
+    # when the right password and another credential of the address are tried
+    password = await check(transport, world.address, world.password)
+    key = await check(transport, world.address, world.full_key.token, "IMAP")
+
+    # then argon2 ran only within the budget; the password waits for the next minute (the
+    # price of rows without a tag), and the address's other credentials are not affected
+    assert services.hasher.verifications - paid_before == 10 + 1  # and the key's first check
+    assert answer(transport, password) == DENIED
+    assert answer(transport, key)["allowed"] is True
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_nine_failures_leave_an_untagged_password_working_and_tag_it(
+    check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
     world = await make_world()
+    await untag(world.password_id)
     for attempt in range(9):
-        await check(transport, world.address, f"wrong-secret-{attempt}")
+        await check(transport, world.address, wrong_password_for(world.password, attempt))
 
     result = await check(transport, world.address, world.password)
 
     assert answer(transport, result)["allowed"] is True
+    row = await MailboxPassword.get(id=world.password_id)
+    assert row.secret_tag is not None  # upgraded: its wrong guesses cost nothing from now on
+    paid_before = services.hasher.verifications
+    for attempt in range(20):
+        await check(transport, world.address, wrong_password_for(world.password, attempt))
+    assert services.hasher.verifications == paid_before
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_the_failure_limit_counts_the_address_however_it_is_written(
-    check: Check, make_world: MakeWorld, transport: str
-) -> None:
-    world = await make_world()
-    for attempt in range(10):
-        spelled = world.address.upper() if attempt % 2 else world.address
-        await check(transport, spelled, f"wrong-secret-{attempt}")
-
-    result = await check(transport, world.address, world.password)
-
-    assert answer(transport, result) == DENIED
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_the_failure_limit_holds_for_guesses_arriving_at_once(
+async def test_the_failure_budget_holds_for_guesses_arriving_at_once(
     check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
-    # given an address with its whole failure budget (10) left
+    # given an untagged password with its whole failure budget (10) left
     world = await make_world()
+    await untag(world.password_id)
     paid_before = services.hasher.verifications
-    guesses = [world.password[:-2] + f"{i:02d}" for i in range(40)]
-    guesses = [guess for guess in guesses if guess != world.password]
+    guesses = [wrong_password_for(world.password, i) for i in range(40)]
 
     # when some forty wrong secrets for it arrive at the same time
     results = await asyncio.gather(*(check(transport, world.address, guess) for guess in guesses))
@@ -388,10 +428,11 @@ async def test_the_failure_limit_holds_for_guesses_arriving_at_once(
 
 
 @pytest.mark.parametrize("settings", [{"check_failures_per_minute": 3}], indirect=True)
-async def test_the_failure_limit_follows_the_setting(check: Check, make_world: MakeWorld) -> None:
+async def test_the_failure_budget_follows_the_setting(check: Check, make_world: MakeWorld) -> None:
     world = await make_world()
+    await untag(world.password_id)
     for attempt in range(3):
-        await check("json", world.address, f"wrong-secret-{attempt}")
+        await check("json", world.address, wrong_password_for(world.password, attempt))
 
     result = await check("json", world.address, world.password)
 

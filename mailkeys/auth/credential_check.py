@@ -1,9 +1,15 @@
 """The mail gateways' question: may this secret act for this address over this protocol?
 
 Every failure gives the same answer, whatever went wrong (unknown address, suspended
-mailbox, wrong secret, revoked credential, missing permission, an address on a domain its
-team does not hold); failures are counted per
-address, and an address that failed too often in a minute is refused without looking.
+mailbox, wrong secret, revoked credential, missing permission, a client outside the
+credential's allowlist, an address on a domain its team does not hold), and takes the same
+path: one statement reads the mailbox and the credential the secret names, and a wrong
+secret is ruled out by its tag, without argon2, with the same work as an absent credential
+costs (the tag computed and compared). A right
+secret is judged for the protocol and the client's address after that. Only what its tag
+cannot rule out (a row stored before tags) reaches argon2, charged to that credential's
+failure budget; wrong guesses never lock the address or its other credentials out. The
+reason of a denial is kept server-side, in the request log.
 """
 
 from __future__ import annotations
@@ -13,24 +19,26 @@ from datetime import datetime
 from enum import StrEnum
 
 from mailkeys import clock
+from mailkeys.auth.allowlist import IpAddress, admits, client_ip_input
 from mailkeys.auth.budget import FailureBudget
-from mailkeys.auth.keys import Authenticator
+from mailkeys.auth.keys import Authenticator, upgrade_tag
 from mailkeys.auth.last_used import LastUsedRecorder
 from mailkeys.auth.ratelimit import RateLimiter
 from mailkeys.errors import InvalidInputError
-from mailkeys.models import KeyStatus, KeyType, MailboxPassword, MailboxStatus
+from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword, MailboxStatus
 from mailkeys.models.domain_claims import may_use_address
 from mailkeys.models.key_facts import (
+    KeyFacts,
     MailboxFacts,
     PasswordFacts,
-    fetch_key_facts,
+    fetch_mailbox_and_key,
     fetch_mailbox_and_password,
-    fetch_mailbox_by_address,
 )
 from mailkeys.models.keys import derive_status
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, is_allowed
 from mailkeys.settings import Settings
 from mailkeys.telemetry import metrics
+from mailkeys.telemetry.logs import note_check_failure
 from mailkeys.tokens import MAILBOX_PREFIX, parse_token, password_id_of
 from mailkeys.validation import domain_name, email_address
 
@@ -70,8 +78,15 @@ class _Candidate:
     kind: CredentialKind
     credential_id: str
     secret_hash: str
+    secret_tag: str | None
+    allowed_ips: list[str] | None
     permissions: list[str]
     last_used_at: datetime | None
+
+    @property
+    def model(self) -> type[ApiKey] | type[MailboxPassword]:
+        """Where the credential is stored."""
+        return MailboxPassword if self.kind is CredentialKind.PASSWORD else ApiKey
 
 
 class CredentialChecker:
@@ -89,49 +104,61 @@ class CredentialChecker:
         )
 
     async def check(
-        self, actor: Actor, address: str, secret: str, protocol: CheckProtocol
+        self,
+        actor: Actor,
+        address: str,
+        secret: str,
+        protocol: CheckProtocol,
+        client_ip: str | None = None,
     ) -> CheckResult:
-        """The gateway's check; only gateways (and the operator) may ask."""
+        """The gateway's check for a mail client at `client_ip`; only gateways (and the
+        operator) may ask.
+
+        Raises:
+            InvalidInputError: `client_ip` is not an IP address (field `clientIp`).
+        """
         authorize(actor, "platform.credential.check")
-        try:
-            address = email_address("address", address)
-        except InvalidInputError:  # an unparseable address is just another failure
-            return DENIED
-        budget = FailureBudget(
-            self._limiter,
-            f"check-failures:{address}",
-            self._settings.check_failures_per_minute,
-            "check_failures",
-        )
-        if await budget.spent():
-            metrics.RATE_LIMIT_REJECTIONS.labels("check_failures").inc()
-            metrics.CREDENTIAL_CHECKS.labels(protocol.value, "denied").inc()
-            return DENIED
-        result = await self._check(address, secret, protocol, budget)
-        if not result.allowed and not budget.charged:
-            await budget.charge()
+        client = client_ip_input("clientIp", client_ip)
+        result, failure = await self._check(address, secret, protocol, client)
+        note_check_failure(failure)
         metrics.CREDENTIAL_CHECKS.labels(
             protocol.value, "allowed" if result.allowed else "denied"
         ).inc()
         return result
 
     async def _check(
-        self, address: str, secret: str, protocol: CheckProtocol, budget: FailureBudget
-    ) -> CheckResult:
-        now = clock.now()
-        password_id = password_id_of(secret)
-        if password_id is not None:  # a mailbox password: mailbox and password in one read
-            mailbox, password = await fetch_mailbox_and_password(address, password_id)
-            candidate = _password_candidate(mailbox, password)
-        else:
-            mailbox = await fetch_mailbox_by_address(address)
-            candidate = await _key_candidate(mailbox, secret, now) if mailbox else None
-        if mailbox is None or mailbox.status is not MailboxStatus.ACTIVE:
-            return DENIED
-        if candidate is None or not await self._authenticator.verifier.verify(
-            secret, candidate.secret_hash, budget
-        ):
-            return DENIED
+        self, address: str, secret: str, protocol: CheckProtocol, client: IpAddress | None
+    ) -> tuple[CheckResult, str | None]:
+        try:
+            address = email_address("address", address)
+        except InvalidInputError:  # an unparseable address is just another failure
+            return DENIED, "malformed_address"
+        mailbox, candidate, failure = await _find_candidate(address, secret, clock.now())
+        verifier = self._authenticator.verifier
+        # Everything that needs no secret was judged while finding the candidate; its secret
+        # is judged next, for every failure alike: an absent credential costs what a wrong
+        # secret costs, and a right secret that may not do this costs nothing to a guesser.
+        if mailbox is None or candidate is None:
+            await verifier.refuse_absent(secret)
+            return DENIED, failure
+        budget = FailureBudget(
+            self._limiter,
+            f"check-failures:{candidate.kind.value}:{candidate.credential_id}",
+            self._settings.check_failures_per_minute,
+            "check_failures",
+        )
+        verification = await verifier.verify(
+            secret, candidate.secret_hash, candidate.secret_tag, budget
+        )
+        if not verification.ok:
+            return DENIED, "bad_secret"
+        await upgrade_tag(
+            candidate.model,
+            candidate.credential_id,
+            candidate.secret_hash,
+            candidate.secret_tag,
+            verification,
+        )
         holder = Actor(
             kind=candidate.kind,
             credential_id=candidate.credential_id,
@@ -143,53 +170,88 @@ class CredentialChecker:
         usable = tuple(sorted(p for p in candidate.permissions if is_allowed(holder, p, resource)))
         required = REQUIRED[protocol]
         if not usable or (required is not None and required not in usable):
-            return DENIED
+            return DENIED, "missing_permission"
+        if not admits(candidate.allowed_ips, client):
+            return DENIED, "ip_not_allowed"
         # Asked last, once the secret matched: a guess costs no extra query.
         if not await may_use_address(mailbox.team_id, address, self._shared_domain):
-            return DENIED
+            return DENIED, "address_not_usable"
         recorder = (
             self.password_last_used
             if candidate.kind is CredentialKind.PASSWORD
             else self._authenticator.last_used
         )
-        recorder.touch(candidate.credential_id, candidate.last_used_at, now)
-        return CheckResult(allowed=True, mailbox_id=mailbox.id, permissions=usable)
+        recorder.touch(candidate.credential_id, candidate.last_used_at, clock.now())
+        return CheckResult(allowed=True, mailbox_id=mailbox.id, permissions=usable), None
 
 
-async def _key_candidate(mailbox: MailboxFacts, secret: str, now: datetime) -> _Candidate | None:
+async def _find_candidate(
+    address: str, secret: str, now: datetime
+) -> tuple[MailboxFacts | None, _Candidate | None, str | None]:
+    """The mailbox and the credential the secret names, in one statement, or why not.
+
+    A secret shaped like neither a password nor a mailbox key still costs the statement
+    (with an id that names nothing), so its answer takes as long as any other's.
+    """
+    password_id = password_id_of(secret)
+    if password_id is not None:
+        mailbox, password = await fetch_mailbox_and_password(address, password_id)
+        candidate, failure = _password_candidate(password)
+    else:
+        parsed = parse_token(secret)
+        key_id = parsed.key_id if parsed is not None and parsed.prefix == MAILBOX_PREFIX else ""
+        mailbox, key = await fetch_mailbox_and_key(address, key_id)
+        candidate, failure = _key_candidate(mailbox, key, now) if mailbox else (None, None)
+    if mailbox is None:
+        return None, None, "unknown_address"
+    if mailbox.status is not MailboxStatus.ACTIVE:
+        return None, None, "suspended"
+    return mailbox, candidate, failure
+
+
+def _key_candidate(
+    mailbox: MailboxFacts, key: KeyFacts | None, now: datetime
+) -> tuple[_Candidate | None, str | None]:
     """The mailbox or sending key the token names, if it may act for `mailbox`."""
-    parsed = parse_token(secret)
-    if parsed is None or parsed.prefix != MAILBOX_PREFIX:
-        return None
-    key = await fetch_key_facts(parsed.key_id)
-    if key is None or key.team_id != mailbox.team_id:
-        return None
-    if derive_status(now, key.revoked_at, key.expires_at, None) is not KeyStatus.ACTIVE:
-        return None
+    if key is None:
+        return None, "unknown_credential"
+    if key.team_id != mailbox.team_id or key.type is KeyType.INFRASTRUCTURE:
+        return None, "other_mailbox"
+    status = derive_status(now, key.revoked_at, key.expires_at, None)
+    if status is not KeyStatus.ACTIVE:
+        return None, status.value
     if key.type is KeyType.MAILBOX and key.mailbox_id != mailbox.id:
-        return None
+        return None, "other_mailbox"
     if key.type is KeyType.SENDING and not (
         key.mailbox_ids is None or mailbox.id in key.mailbox_ids
     ):
-        return None
-    if key.type is KeyType.INFRASTRUCTURE:
-        return None
+        return None, "other_mailbox"
     kind = CredentialKind.MAILBOX if key.type is KeyType.MAILBOX else CredentialKind.SENDING
-    return _Candidate(kind, key.id, key.secret_hash, list(key.permissions), key.last_used_at)
+    candidate = _Candidate(
+        kind,
+        key.id,
+        key.secret_hash,
+        key.secret_tag,
+        key.allowed_ips,
+        list(key.permissions),
+        key.last_used_at,
+    )
+    return candidate, None
 
 
-def _password_candidate(
-    mailbox: MailboxFacts | None, password: PasswordFacts | None
-) -> _Candidate | None:
-    """The password, if it belongs to `mailbox` and is not revoked."""
-    if mailbox is None or password is None or password.revoked_at is not None:
-        return None
-    if password.mailbox_id != mailbox.id:
-        return None
-    return _Candidate(
+def _password_candidate(password: PasswordFacts | None) -> tuple[_Candidate | None, str | None]:
+    """The password, if it is not revoked (the statement found it only on its own mailbox)."""
+    if password is None:
+        return None, "unknown_credential"
+    if password.revoked_at is not None:
+        return None, "revoked"
+    candidate = _Candidate(
         CredentialKind.PASSWORD,
         password.id,
         password.secret_hash,
+        password.secret_tag,
+        password.allowed_ips,
         list(password.permissions),
         password.last_used_at,
     )
+    return candidate, None

@@ -2,29 +2,36 @@
 
 Per request: an offline format and checksum test, one primary-key read of the key row
 (which is what makes revocation, expiry and mailbox suspension take effect on the very next
-request, on every worker), a rate-limit count, and, only when this exact token was not verified
-in this process recently, one argon2 verification in a bounded thread pool.
+request, on every worker), the token's tag against the stored one, the client's address
+against the key's allowlist (read in the same statement), a rate-limit count, and, only when
+this exact token was not verified in this process recently, one argon2 verification in a
+bounded thread pool.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Protocol
 
 from mailkeys import clock
+from mailkeys.auth.allowlist import IpAddress, admits
 from mailkeys.auth.authentication import ANONYMOUS, UNAVAILABLE, Authentication, observe
 from mailkeys.auth.budget import FailureBudget
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.last_used import LastUsedRecorder
 from mailkeys.auth.ratelimit import RateLimiter
-from mailkeys.auth.verifier import SecretVerifier
-from mailkeys.models import ApiKey, KeyStatus, KeyType
+from mailkeys.auth.verifier import SecretVerifier, Verification
+from mailkeys.models import ApiKey, KeyStatus, KeyType, MailboxPassword
 from mailkeys.models.key_facts import fetch_key_facts
+from mailkeys.models.secret_tags import store_secret_tag
 from mailkeys.outages import is_unavailable
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.settings import Settings
 from mailkeys.tokens import INFRASTRUCTURE_PREFIX, parse_token
+
+log = logging.getLogger("mailkeys.auth")
 
 _KIND_OF_TYPE = {
     KeyType.INFRASTRUCTURE: CredentialKind.INFRASTRUCTURE,
@@ -82,11 +89,14 @@ class Authenticator:
         )
         self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
 
-    async def authenticate(self, authorization: str | None) -> Authentication:
-        """Authenticate one request; never raises for a bad credential or a database outage."""
+    async def authenticate(
+        self, authorization: str | None, client: IpAddress | None = None
+    ) -> Authentication:
+        """Authenticate one request from `client` (None: unknown, which no allowlist admits);
+        never raises for a bad credential or a database outage."""
         started = time.perf_counter()
         try:
-            authentication = await self._authenticate(authorization)
+            authentication = await self._authenticate(authorization, client)
         except Exception as error:
             if not is_unavailable(error):
                 raise
@@ -94,7 +104,9 @@ class Authenticator:
         observe(authentication, time.perf_counter() - started)
         return authentication
 
-    async def _authenticate(self, authorization: str | None) -> Authentication:
+    async def _authenticate(
+        self, authorization: str | None, client: IpAddress | None
+    ) -> Authentication:
         if not authorization:
             return ANONYMOUS
         scheme, _, token = authorization.partition(" ")
@@ -107,9 +119,9 @@ class Authenticator:
         ):
             if configured and hmac.compare_digest(token.encode(), configured.encode()):
                 return Authentication(actor=actor)
-        return await self._authenticate_key(token)
+        return await self._authenticate_key(token, client)
 
-    async def _authenticate_key(self, token: str) -> Authentication:
+    async def _authenticate_key(self, token: str, client: IpAddress | None) -> Authentication:
         parsed = parse_token(token)
         if parsed is None:
             return Authentication(actor=None, failure="malformed_token")
@@ -128,8 +140,13 @@ class Authenticator:
             self._settings.auth_failures_per_minute,
             "auth_failures",
         )
-        if not await self.verifier.verify(token, key.secret_hash, budget):
+        verification = await self.verifier.verify(token, key.secret_hash, key.secret_tag, budget)
+        if not verification.ok:
             return Authentication(actor=None, failure="bad_secret")
+        await upgrade_tag(ApiKey, key.id, key.secret_hash, key.secret_tag, verification)
+        # After the secret: `ip_not_allowed` then says that the right token came from elsewhere.
+        if not admits(key.allowed_ips, client):
+            return Authentication(actor=None, failure="ip_not_allowed")
         limit = (
             self._settings.rate_limit_infrastructure
             if key.type is KeyType.INFRASTRUCTURE
@@ -138,3 +155,28 @@ class Authenticator:
         rate = await self._limiter.hit(key.id, limit)
         self.last_used.touch(key.id, key.last_used_at, now)
         return Authentication(actor=actor_for_key(key), rate=rate, key=key)
+
+
+async def upgrade_tag(
+    model: type[ApiKey] | type[MailboxPassword],
+    row_id: str,
+    secret_hash: str,
+    stale_tag: str | None,
+    verification: Verification,
+) -> None:
+    """Store the tag of a row whose secret argon2 just accepted and that had none (yet).
+
+    Opportunistic: a row that could not be written keeps the argon2 path and is tried again
+    on its next use, so a failed write never fails the request.
+    """
+    if verification.tag_to_store is None:
+        return
+    try:
+        await store_secret_tag(model, row_id, secret_hash, stale_tag, verification.tag_to_store)
+    except Exception as error:  # the error's text may quote the statement: only its class
+        log.warning(
+            "could not store the secret tag of %s %s (%s)",
+            model.__name__,
+            row_id,
+            type(error).__name__,
+        )

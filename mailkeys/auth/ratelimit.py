@@ -47,10 +47,6 @@ class RateLimiter(Protocol):
 
     async def hit(self, key: str, limit: int) -> RateDecision: ...
 
-    async def exceeded(self, key: str, limit: int) -> bool:
-        """True if `key` already spent `limit` in this window (counts nothing)."""
-        ...
-
     async def release(self, key: str) -> None:
         """Give back one hit of this window (a reserved slot that turned out not to count)."""
         ...
@@ -81,11 +77,6 @@ class InProcessRateLimiter:
             self._prune(window)
         self._counters[key] = (window, count + 1)
         return RateDecision(True, limit, limit - count - 1, reset_after)
-
-    async def exceeded(self, key: str, limit: int) -> bool:
-        window = int(clock.time() // WINDOW_SECONDS)
-        counted_window, count = self._counters.get(key, (window, 0))
-        return counted_window == window and count >= limit
 
     async def release(self, key: str) -> None:
         window = int(clock.time() // WINDOW_SECONDS)
@@ -166,17 +157,6 @@ class RedisRateLimiter:
         if count > limit:
             return RateDecision(False, limit, 0, reset_after)
         return RateDecision(True, limit, limit - count, reset_after)
-
-    async def exceeded(self, key: str, limit: int) -> bool:
-        if not self.healthy:
-            return await self._fallback.exceeded(key, limit)
-        window, _, _ = self._window()
-        try:
-            raw = await self._client.get(f"{self._prefix}{key}:{window}")
-        except (RedisError, OSError):
-            self._mark_down()
-            return await self._fallback.exceeded(key, limit)
-        return raw is not None and int(raw) >= limit
 
     async def release(self, key: str) -> None:
         if not self.healthy:

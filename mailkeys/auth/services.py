@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import httpx
 from redis.asyncio import Redis
 
+from mailkeys.auth.allowlist import IpAddress
 from mailkeys.auth.authentication import Authentication
 from mailkeys.auth.credential_check import CredentialChecker
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.auth.keys import Authenticator
 from mailkeys.auth.people import PersonAuthenticator, looks_like_jwt
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from mailkeys.auth.tags import SecretTags
 from mailkeys.dns_lookup import TxtLookup
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
@@ -35,14 +37,20 @@ class Services:
     people: PersonAuthenticator | None = None
     http: httpx.AsyncClient | None = None
 
-    async def authenticate(self, authorization: str | None, team: str | None) -> Authentication:
-        """Who is asking: a person's JWT when people are enabled, else a key or a token."""
+    async def authenticate(
+        self, authorization: str | None, team: str | None, client: IpAddress | None
+    ) -> Authentication:
+        """Who is asking: a person's JWT when people are enabled, else a key or a token.
+
+        `team` is the team a person's request names (`X-Team-Id`); `client` is the client's
+        address, which a key's allowlist must admit.
+        """
         if self.people is not None and authorization:
             scheme, _, token = authorization.partition(" ")
             token = token.strip()
             if scheme.lower() == "bearer" and looks_like_jwt(token):
                 return await self.people.authenticate(token, team)
-        return await self.authenticator.authenticate(authorization)
+        return await self.authenticator.authenticate(authorization, client)
 
     async def close(self) -> None:
         """Release connections (at shutdown)."""
@@ -57,11 +65,13 @@ class Services:
 
 
 def build_hasher(settings: Settings) -> BoundedHasher:
-    """argon2id with the configured cost, at most `argon2_max_concurrency` at once."""
+    """argon2id with the configured cost, at most `argon2_max_concurrency` at once, and the
+    tags under the configured pepper (or the installation's)."""
     argon2 = settings.argon2
     return BoundedHasher(
         SecretHasher(argon2.time_cost, argon2.memory_cost_kib, argon2.parallelism),
         settings.argon2_max_concurrency,
+        SecretTags(settings.secret_pepper),
     )
 
 

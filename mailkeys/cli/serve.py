@@ -131,6 +131,9 @@ def serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             log_config=log_config,
             access_log=False,
+            # X-Forwarded-For is believed only from MAILKEYS_TRUSTED_PROXIES, by mailkeys
+            # itself (IP allowlists); uvicorn's own rule would trust 127.0.0.1 behind our back.
+            proxy_headers=False,
         )
     return 0
 

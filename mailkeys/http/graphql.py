@@ -12,6 +12,7 @@ from strawberry.asgi import GraphQL
 
 from mailkeys.auth.services import Services
 from mailkeys.http import graphiql
+from mailkeys.http.client import client_of
 from mailkeys.schema import build_schema
 from mailkeys.schema.context import RequestContext
 from mailkeys.telemetry.logs import request_id_var
@@ -42,7 +43,9 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
         if not isinstance(request, Request) or not isinstance(response, Response):
             raise TypeError("mailkeys serves GraphQL over HTTP only")
         authentication = await self.services.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-team-id")
+            request.headers.get("authorization"),
+            request.headers.get("x-team-id"),
+            client_of(request, self.services.settings),
         )
         if authentication.rate is not None:
             response.headers.update(authentication.rate.headers())

@@ -13,7 +13,8 @@ from mailkeys import policy
 from mailkeys.auth.credential_check import CheckProtocol
 from mailkeys.auth.ratelimit import RedisRateLimiter
 from mailkeys.auth.services import Services
-from mailkeys.errors import PermissionDeniedError
+from mailkeys.errors import InvalidInputError, PermissionDeniedError
+from mailkeys.http.client import client_of
 from mailkeys.models.database import is_unavailable
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -58,7 +59,7 @@ def credential_check(services: Services) -> Endpoint:
 
     async def check(request: Request) -> Response:
         authentication = await services.authenticator.authenticate(
-            request.headers.get("authorization")
+            request.headers.get("authorization"), client_of(request, services.settings)
         )
         if authentication.failure == "unavailable":
             return unavailable()
@@ -72,15 +73,28 @@ def credential_check(services: Services) -> Endpoint:
             body = await request.json()
             address, secret = str(body["address"]), str(body["secret"])
             protocol = CheckProtocol(str(body["protocol"]).lower())
-        except (ValueError, KeyError, TypeError):
+            client_ip = body.get("clientIp")
+            if client_ip is not None and not isinstance(client_ip, str):
+                raise TypeError("clientIp")
+        except (ValueError, KeyError, TypeError, AttributeError):
             return JSONResponse(
-                {"error": "BAD_USER_INPUT", "message": "Send {address, secret, protocol}."},
+                {
+                    "error": "BAD_USER_INPUT",
+                    "message": "Send {address, secret, protocol} and optionally clientIp.",
+                },
                 status_code=400,
             )
         try:
-            result = await services.checker.check(authentication.actor, address, secret, protocol)
+            result = await services.checker.check(
+                authentication.actor, address, secret, protocol, client_ip
+            )
         except PermissionDeniedError:
             return JSONResponse({"error": "FORBIDDEN"}, status_code=403)
+        except InvalidInputError as invalid:
+            return JSONResponse(
+                {"error": "BAD_USER_INPUT", "field": invalid.field, "message": str(invalid)},
+                status_code=400,
+            )
         except Exception as error:
             if not is_unavailable(error):
                 raise

@@ -8,6 +8,7 @@ from mailkeys.models.people import Invitation, MemberRole, Membership, Person
 from mailkeys.models.policy import PolicyChangeSource, PolicyPlan, PolicyVersion
 from mailkeys.models.resources import BillingProfile, Domain, Message, Webhook
 from mailkeys.models.routing import DeliveryGroup, Provider
+from mailkeys.models.secret_tags import InstallationSecret
 from mailkeys.models.teams import DEFAULT_LIMITS, LimitedResource, Team, TeamLimit
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "BillingProfile",
     "DeliveryGroup",
     "Domain",
+    "InstallationSecret",
     "Invitation",
     "KeyStatus",
     "KeyType",

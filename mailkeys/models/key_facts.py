@@ -21,7 +21,7 @@ from mailkeys.models.mailboxes import MailboxStatus
 
 _SQL = (
     "SELECT k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
-    " k.secret_hash, k.last_used_at, k.expires_at, k.revoked_at,"
+    " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
     " m.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at"
     " FROM api_key k JOIN team t ON t.id = k.team_id"
     " LEFT JOIN mailbox m ON m.id = k.mailbox_id"
@@ -44,6 +44,9 @@ class KeyFacts:
     mailbox_status: MailboxStatus | None
     mailbox_ids: list[str] | None
     secret_hash: str
+    secret_tag: str | None
+    # Where the key may be used from (null: anywhere); checked by authentication.
+    allowed_ips: list[str] | None
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -70,8 +73,10 @@ def _json(value: Any) -> Any:
 async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     """The key with this public id, or None."""
     row = await _one(_SQL, key_id)
-    if row is None:
-        return None
+    return None if row is None else _key_facts(row)
+
+
+def _key_facts(row: dict[str, Any]) -> KeyFacts:
     team_created_at = _time(row["team_created_at"])
     if team_created_at is None:
         raise ValueError("team without a creation time")
@@ -87,6 +92,8 @@ async def fetch_key_facts(key_id: str) -> KeyFacts | None:
         mailbox_status=MailboxStatus(row["mailbox_status"]) if row["mailbox_status"] else None,
         mailbox_ids=_json(row["mailbox_ids"]),
         secret_hash=row["secret_hash"],
+        secret_tag=row["secret_tag"],
+        allowed_ips=_json(row["allowed_ips"]),
         last_used_at=_time(row["last_used_at"]),
         expires_at=_time(row["expires_at"]),
         revoked_at=_time(row["revoked_at"]),
@@ -109,15 +116,14 @@ class PasswordFacts:
     id: str
     mailbox_id: str
     secret_hash: str
+    secret_tag: str | None
+    allowed_ips: list[str] | None
     permissions: list[str]
     last_used_at: datetime | None
     revoked_at: datetime | None
 
     def __repr__(self) -> str:
         return f"PasswordFacts(id={self.id!r}, mailbox_id={self.mailbox_id!r})"
-
-
-_MAILBOX_SQL = "SELECT id, team_id, status FROM mailbox WHERE address = {param}"
 
 
 _READERS: dict[str, sqlite3.Connection] = {}
@@ -161,17 +167,45 @@ async def _first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, 
     return rows[0] if rows else None
 
 
-async def fetch_mailbox_by_address(address: str) -> MailboxFacts | None:
-    """The mailbox with this address, or None (one primary-path statement, no model)."""
-    row = await _one(_MAILBOX_SQL, address)
+_MAILBOX_AND_KEY_SQL = (
+    "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status,"
+    " k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
+    " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
+    " km.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at"
+    " FROM mailbox m LEFT JOIN api_key k ON k.id = {first}"
+    " LEFT JOIN team t ON t.id = k.team_id LEFT JOIN mailbox km ON km.id = k.mailbox_id"
+    " WHERE m.address = {second}"
+)
+
+
+async def fetch_mailbox_and_key(
+    address: str, key_id: str
+) -> tuple[MailboxFacts | None, KeyFacts | None]:
+    """The mailbox with this address and the key with this id, in one statement.
+
+    The gateways' check reads a key this way, so that a key-shaped secret costs the same
+    one statement as a password-shaped one, known or not.
+    """
+    row = await _first_row(
+        _MAILBOX_AND_KEY_SQL.format(first="?", second="?"),
+        _MAILBOX_AND_KEY_SQL,
+        [key_id, address],
+    )
     if row is None:
-        return None
-    return MailboxFacts(id=row["id"], team_id=row["team_id"], status=MailboxStatus(row["status"]))
+        return None, None
+    mailbox = _mailbox_facts(row)
+    return mailbox, (None if row["id"] is None else _key_facts(row))
+
+
+def _mailbox_facts(row: dict[str, Any]) -> MailboxFacts:
+    return MailboxFacts(
+        id=row["m_id"], team_id=row["m_team_id"], status=MailboxStatus(row["m_status"])
+    )
 
 
 _MAILBOX_AND_CREDENTIAL_SQL = (
     "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status, p.id, p.mailbox_id,"
-    " p.secret_hash, p.permissions, p.last_used_at, p.revoked_at"
+    " p.secret_hash, p.secret_tag, p.allowed_ips, p.permissions, p.last_used_at, p.revoked_at"
     " FROM mailbox m LEFT JOIN mailbox_password p ON p.mailbox_id = m.id AND p.id = {first}"
     " WHERE m.address = {second}"
 )
@@ -188,15 +222,15 @@ async def fetch_mailbox_and_password(
     )
     if row is None:
         return None, None
-    mailbox = MailboxFacts(
-        id=row["m_id"], team_id=row["m_team_id"], status=MailboxStatus(row["m_status"])
-    )
+    mailbox = _mailbox_facts(row)
     if row["id"] is None:
         return mailbox, None
     return mailbox, PasswordFacts(
         id=row["id"],
         mailbox_id=row["mailbox_id"],
         secret_hash=row["secret_hash"],
+        secret_tag=row["secret_tag"],
+        allowed_ips=_json(row["allowed_ips"]),
         permissions=list(_json(row["permissions"]) or []),
         last_used_at=_time(row["last_used_at"]),
         revoked_at=_time(row["revoked_at"]),

@@ -63,6 +63,11 @@ class ApiKey(Model):
     send_scope_mode = fields.CharEnumField(SendScopeMode, max_length=16, null=True)
     send_scope_ids: list[str] = fields.JSONField(default=list)
     secret_hash = fields.CharField(max_length=255)
+    # A peppered HMAC of the token beside its hash (`<pepper id>:<tag>`, see auth/tags.py):
+    # rules a wrong token out without argon2. Null for keys stored before tags existed.
+    secret_tag = fields.CharField(max_length=64, null=True)
+    # The addresses and networks the key may be used from; null means any.
+    allowed_ips: list[str] | None = fields.JSONField(null=True)
     display_token = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(db_index=True)
     created_by = fields.CharField(max_length=64)

@@ -51,6 +51,9 @@ class MailboxPassword(Model):
     app_name = fields.CharField(max_length=200)
     permissions: list[str] = fields.JSONField(default=list)
     secret_hash = fields.CharField(max_length=255)
+    # As on keys: a peppered HMAC of the password, and where it may be used from (null: any).
+    secret_tag = fields.CharField(max_length=64, null=True)
+    allowed_ips: list[str] | None = fields.JSONField(null=True)
     display = fields.CharField(max_length=32)
     created_at = fields.DatetimeField()
     created_by = fields.CharField(max_length=64)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailkeys import clock
-from mailkeys.auth.hashing import BoundedHasher
+from mailkeys.auth.allowlist import clean_allowlist
+from mailkeys.auth.hashing import BoundedHasher, ProtectedSecret
 from mailkeys.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from mailkeys.models import (
     ApiKey,
@@ -49,6 +50,7 @@ class NewKey:
     provider_ids: list[str] | None = None
     delivery_group_ids: list[str] | None = None
     expires_at: datetime | None = None
+    allowed_ips: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class KeyConfig:
     send_scope_mode: SendScopeMode | None
     send_scope_ids: list[str]
     expires_at: datetime | None
+    allowed_ips: list[str] | None = None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyConfig:
@@ -78,6 +81,7 @@ class KeyConfig:
             send_scope_mode=SendScopeMode(key.send_scope_mode) if key.send_scope_mode else None,
             send_scope_ids=list(key.send_scope_ids),
             expires_at=key.expires_at,
+            allowed_ips=key.allowed_ips,
         )
 
     def as_actor(self) -> Actor:
@@ -91,11 +95,11 @@ class KeyConfig:
 
 @dataclass(frozen=True)
 class PreparedKey:
-    """A validated configuration with its token and hash, ready to insert."""
+    """A validated configuration with its token, hash and tag, ready to insert."""
 
     config: KeyConfig
     token: IssuedToken = field(repr=False)
-    secret_hash: str = field(repr=False)
+    protected: ProtectedSecret = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ def validate_static(new: NewKey) -> KeyConfig:
         send_scope_mode=scope_mode,
         send_scope_ids=unique_ids("sendScope", new.provider_ids or new.delivery_group_ids) or [],
         expires_at=expires_at,
+        allowed_ips=clean_allowlist("allowedIps", new.allowed_ips),
     )
 
 
@@ -219,10 +224,10 @@ def check_no_escalation(actor: Actor, config: KeyConfig) -> None:
 
 
 async def prepare_key(config: KeyConfig, hasher: BoundedHasher) -> PreparedKey:
-    """Generate the token and hash it (in a thread) before any transaction opens."""
+    """Generate the token, its hash (in a thread) and its tag before any transaction opens."""
     prefix = INFRASTRUCTURE_PREFIX if config.type_ is KeyType.INFRASTRUCTURE else MAILBOX_PREFIX
     token = issue_token(prefix)
-    return PreparedKey(config=config, token=token, secret_hash=await hasher.hash(token.token))
+    return PreparedKey(config=config, token=token, protected=await hasher.protect(token.token))
 
 
 async def insert_key(
@@ -241,7 +246,9 @@ async def insert_key(
         mailbox_ids=config.mailbox_ids,
         send_scope_mode=config.send_scope_mode,
         send_scope_ids=config.send_scope_ids,
-        secret_hash=prepared.secret_hash,
+        secret_hash=prepared.protected.secret_hash,
+        secret_tag=prepared.protected.secret_tag,
+        allowed_ips=config.allowed_ips,
         display_token=prepared.token.display,
         created_at=clock.now(),
         created_by=actor.label,

@@ -52,9 +52,10 @@ async def create_key(actor: Actor, new: NewKey, hasher: BoundedHasher) -> Issued
         prepared = await prepare_key(config, hasher)
         async with attempt.limited(LimitedResource.CREDENTIALS):
             key = await insert_key(actor, attempt.team, prepared)
-            await attempt.succeeded(
-                key.id, {"type": config.type_.value, "display": key.display_token}
-            )
+            details: dict[str, object] = {"type": config.type_.value, "display": key.display_token}
+            if config.allowed_ips is not None:
+                details["allowed_ips"] = config.allowed_ips
+            await attempt.succeeded(key.id, details)
     return IssuedKey(key=key, secret=prepared.token.token)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mailkeys import clock
+from mailkeys.auth.allowlist import clean_allowlist
 from mailkeys.auth.hashing import BoundedHasher
 from mailkeys.errors import ConflictError, PermissionDeniedError
 from mailkeys.models import LimitedResource, Mailbox, MailboxPassword, MailboxStatus
@@ -35,11 +36,16 @@ def password_permissions() -> list[str]:
 
 
 async def create_password(
-    actor: Actor, mailbox_id: str, app_name: str, hasher: BoundedHasher
+    actor: Actor,
+    mailbox_id: str,
+    app_name: str,
+    hasher: BoundedHasher,
+    allowed_ips: list[str] | None = None,
 ) -> IssuedMailboxPassword:
     """Issue a password for an app on an active mailbox; counts as one active credential."""
     async with change(actor, CREATE) as attempt:
         name = clean_name("appName", app_name, required=True)
+        allowed_ips = clean_allowlist("allowedIps", allowed_ips)
         mailbox = await attempt.load(Mailbox, mailbox_id)
         if mailbox.status is not MailboxStatus.ACTIVE:
             raise ConflictError("The mailbox is suspended; resume it before adding passwords.")
@@ -47,7 +53,7 @@ async def create_password(
         if not can_issue(actor, permissions):
             raise PermissionDeniedError("mailbox.admin.manage")
         issued = issue_password()
-        secret_hash = await hasher.hash(issued.password)
+        protected = await hasher.protect(issued.password)
         async with attempt.limited(LimitedResource.CREDENTIALS):
             row = await MailboxPassword.create(
                 id=issued.password_id,
@@ -55,12 +61,17 @@ async def create_password(
                 mailbox_id=mailbox.id,
                 app_name=name,
                 permissions=permissions,
-                secret_hash=secret_hash,
+                secret_hash=protected.secret_hash,
+                secret_tag=protected.secret_tag,
+                allowed_ips=allowed_ips,
                 display=f"…{issued.password[-4:]}",
                 created_at=clock.now(),
                 created_by=actor.label,
             )
-            await attempt.succeeded(row.id, {"mailbox": mailbox.id, "app": name})
+            details: dict[str, object] = {"mailbox": mailbox.id, "app": name}
+            if allowed_ips is not None:
+                details["allowed_ips"] = allowed_ips
+            await attempt.succeeded(row.id, details)
     return IssuedMailboxPassword(row=row, mailbox=mailbox, password=issued.password)
 
 

@@ -51,6 +51,13 @@ class CreatedTeam:
     key: IssuedKey | None = None
     membership: Membership | None = None
 
+    @property
+    def first_key(self) -> IssuedKey:
+        """The first key of a team the operator created (a person's team has none)."""
+        if self.key is None:
+            raise LookupError("a team created by a person has no first key")
+        return self.key
+
 
 async def create_team(actor: Actor, name: str, hasher: BoundedHasher) -> CreatedTeam:
     """Create a team: the operator's gets a first `root:full` key, a person becomes Owner."""

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from mailkeys.schema.allowlists import AllowlistMutations
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.explain import ExplainQueries
@@ -57,6 +58,7 @@ class Query(
 class Mutation(
     TeamMutations,
     KeyMutations,
+    AllowlistMutations,
     MailboxMutations,
     RoutingMutations,
     SendingMutations,

@@ -96,6 +96,10 @@ class ApiKey:
     )
     rotated_from_id: strawberry.ID | None = strawberry.field(description="Its predecessor.")
     rotated_to_id: strawberry.ID | None = strawberry.field(description="Its successor.")
+    allowed_ips: list[str] | None = strawberry.field(
+        description="IPv4/IPv6 addresses and CIDR networks the key may be used from; null "
+        "means any."
+    )
 
     @classmethod
     def from_model(cls, key: records.ApiKey) -> ApiKey:
@@ -136,6 +140,7 @@ class ApiKey:
             revoked_at=key.revoked_at,
             rotated_from_id=_id(key.rotated_from_id),
             rotated_to_id=_id(key.rotated_to_id),
+            allowed_ips=key.allowed_ips,
         )
 
 
@@ -172,6 +177,11 @@ class ApiKeyCreateInput:
     expires_at: datetime | None = strawberry.field(
         default=None, description="When the key stops working (with a time zone)."
     )
+    allowed_ips: list[str] | None = strawberry.field(
+        default=None,
+        description="Addresses and CIDR networks (at most 100) the key may be used from; "
+        "absent or null: any.",
+    )
 
     def to_new_key(self) -> NewKey:
         """The resolver's plain input."""
@@ -187,6 +197,7 @@ class ApiKeyCreateInput:
             provider_ids=_strs(scope.provider_ids) if scope else None,
             delivery_group_ids=_strs(scope.delivery_group_ids) if scope else None,
             expires_at=self.expires_at,
+            allowed_ips=self.allowed_ips,
         )
 
 

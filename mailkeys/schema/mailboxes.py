@@ -63,6 +63,10 @@ class MailboxPassword:
     created_by: str = strawberry.field(description="Who created it.")
     last_used_at: datetime | None = strawberry.field(description="Last successful use (~1 min).")
     revoked_at: datetime | None = strawberry.field(description="When it was revoked.")
+    allowed_ips: list[str] | None = strawberry.field(
+        description="IPv4/IPv6 addresses and CIDR networks the mail client may connect from "
+        "(the gateway's `clientIp`); null means any."
+    )
 
     @classmethod
     def from_model(cls, row: records.MailboxPassword) -> MailboxPassword:
@@ -77,6 +81,7 @@ class MailboxPassword:
             created_by=row.created_by,
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
+            allowed_ips=row.allowed_ips,
         )
 
 
@@ -120,6 +125,11 @@ class MailboxPayload:
 class MailboxPasswordCreateInput:
     mailbox_id: strawberry.ID = strawberry.field(description="The mailbox.")
     app_name: str = strawberry.field(description="The app or device it is for.")
+    allowed_ips: list[str] | None = strawberry.field(
+        default=None,
+        description="Addresses and CIDR networks (at most 100) the mail client may connect "
+        "from; absent or null: any.",
+    )
 
 
 @strawberry.type(description="The new password, shown only here, and how to connect.")
@@ -252,7 +262,11 @@ class MailboxMutations:
     ) -> MailboxPasswordCreatePayload:
         services = info.context.services
         issued = await password_resolvers.create_password(
-            info.context.actor, input.mailbox_id, input.app_name, services.hasher
+            info.context.actor,
+            input.mailbox_id,
+            input.app_name,
+            services.hasher,
+            input.allowed_ips,
         )
         settings = services.settings
         return MailboxPasswordCreatePayload(

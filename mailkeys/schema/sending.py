@@ -93,9 +93,16 @@ class SendingQueries:
             CheckProtocol,
             strawberry.argument(description="How the credential is about to be used."),
         ],
+        client_ip: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The mail client's IP address, as the gateway sees it. A "
+                "credential with an allowlist is denied without it."
+            ),
+        ] = None,
     ) -> CredentialCheckResult:
         result = await info.context.services.checker.check(
-            info.context.actor, address, secret, CheckProtocol(protocol)
+            info.context.actor, address, secret, CheckProtocol(protocol), client_ip
         )
         return CredentialCheckResult(
             allowed=result.allowed,

@@ -41,7 +41,8 @@ class RequestRecord:
     credential_id: str | None = None
     credential_kind: str | None = None
     team_id: str | None = None
-    # Why authentication failed (server-side only: clients always see UNAUTHENTICATED).
+    # Why authentication failed (server-side only: clients always see UNAUTHENTICATED); for
+    # the gateways' credential check, why the checked credential was denied.
     auth_failure: str | None = None
 
 
@@ -60,6 +61,13 @@ def note_credential(
         record.credential_id = credential_id
         record.credential_kind = kind
         record.team_id = team_id
+        record.auth_failure = failure
+
+
+def note_check_failure(failure: str | None) -> None:
+    """Record why a credential check denied (its answer is the same for every reason)."""
+    record = current_request.get()
+    if record is not None:
         record.auth_failure = failure
 
 
