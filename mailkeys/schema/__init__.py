@@ -30,6 +30,7 @@ from mailkeys.schema.policy_plans import PolicyPlanMutations, PolicyPlanQueries
 from mailkeys.schema.policy_versions import PolicyVersionQueries
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
+from mailkeys.schema.scalars import SCALAR_OVERRIDES
 from mailkeys.schema.sending import SendingMutations, SendingQueries
 from mailkeys.schema.teams import TeamMutations, TeamQueries
 from mailkeys.settings import Settings
@@ -94,4 +95,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return MailkeysSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return MailkeysSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
+    )
