@@ -7,9 +7,13 @@ import re
 import uuid
 
 from asgi_correlation_id import CorrelationIdMiddleware
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailkeys.errors import InvalidInputError
+from mailkeys.http.media import negotiate
+from mailkeys.schema.errors import error_outside_execution, log_unexpected
 from mailkeys.telemetry.logs import request_id_var
 
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -73,30 +77,55 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = request_id_var.get()
-        body = json.dumps(
-            {
-                "data": None,
-                "errors": [
-                    {
-                        "message": f"Request body exceeds {self.max_bytes} bytes.",
-                        "extensions": {
-                            "code": "BAD_USER_INPUT",
-                            "retryable": False,
-                            "requestId": request_id,
-                        },
-                    }
-                ],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = InvalidInputError("body", f"Request body exceeds {self.max_bytes} bytes.")
+        await send_refusal(scope, send, error, 413)
+
+
+async def send_refusal(
+    scope: Scope,
+    send: Send,
+    error: BaseException,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a request refused before GraphQL saw it, as a GraphQL error without `data`."""
+    body_json, _ = error_outside_execution(error, request_id_var.get())
+    body = json.dumps({"errors": [body_json]}, separators=(",", ":")).encode()
+    accept = Headers(scope=scope).get("accept")
+    raw_headers = [
+        (b"content-type", negotiate(accept).encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FaultBarrier:
+    """The last word on an exception that escaped everything else: logged once without its
+    message, answered as a masked INTERNAL_SERVER_ERROR (500, JSON, the request id) instead
+    of the server's plain-text 500 and its full traceback in the log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as fault:
+            route = scope.get("route")
+            # The route's template, never the path the client sent.
+            where = getattr(route, "path", None) or "an unmatched route"
+            log_unexpected(fault, where, request_id_var.get())
+            if not started:
+                await send_refusal(scope, send, fault, 500)

@@ -209,14 +209,18 @@ def log_unexpected(error: BaseException, where: str, request_id: str | None) -> 
 
 
 def error_outside_execution(
-    error: MailkeysError, request_id: str | None
+    error: BaseException, request_id: str | None
 ) -> tuple[dict[str, Any], ErrorCode]:
-    """A domain error met before any GraphQL execution (a malformed request, a spent budget):
-    the one GraphQL error that says it, and the code it maps to."""
-    mapped = code_for(error) or INTERNAL
-    extensions = _extra_extensions(error)
+    """An error met outside GraphQL execution (a malformed request, a spent budget, a fault):
+    the one GraphQL error that says it, and the code it maps to (anything but a domain error
+    is masked, like a fault inside execution)."""
+    mapped = code_for(error) if isinstance(error, MailkeysError) else None
+    if mapped is None or not isinstance(error, MailkeysError):
+        mapped, message, extensions = INTERNAL, "Internal server error.", {}
+    else:
+        message, extensions = str(error), _extra_extensions(error)
     extensions.update(code=mapped.code, retryable=mapped.retryable, requestId=request_id)
-    return {"message": str(error), "extensions": extensions}, mapped
+    return {"message": message, "extensions": extensions}, mapped
 
 
 def status_wins(current: int | None, candidate: int) -> bool:
