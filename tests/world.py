@@ -137,4 +137,5 @@ def generous_settings() -> Settings:
         rate_limit_mailbox=1_000_000,
         auth_failures_per_minute=1_000_000,
         check_failures_per_minute=1_000_000,
+        anonymous_per_minute=1_000_000,
     )

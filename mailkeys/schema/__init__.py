@@ -21,6 +21,11 @@ from strawberry.types import ExecutionContext
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.explain import ExplainQueries
+from mailkeys.schema.introspection import (
+    AnonymousBudget,
+    IntrospectionAnswers,
+    IntrospectionCache,
+)
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.observation import RequestObservation
@@ -92,6 +97,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         DocumentCache,
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
+        # Budget first: a refused anonymous request is not served from the cache either.
+        partial(AnonymousBudget, per_minute=settings.anonymous_per_minute),
+        partial(IntrospectionCache, answers=IntrospectionAnswers()),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

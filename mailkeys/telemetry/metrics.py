@@ -83,8 +83,9 @@ VERIFIED_CACHE_HIT = _VERIFIED_CACHE.labels("hit")
 VERIFIED_CACHE_MISS = _VERIFIED_CACHE.labels("miss")
 RATE_LIMIT_REJECTIONS = Counter(
     "mailkeys_rate_limit_rejections",
-    "Requests refused by a rate limit: `credential` (per-key budget) or `check_failures` "
-    "(failed credential checks per address).",
+    "Requests refused by a rate limit: `credential` (per-key budget), `check_failures` "
+    "(failed credential checks per address) or `anonymous` (operations without a credential "
+    "per address).",
     ["limiter"],
 )
 CREDENTIAL_CHECKS = Counter(
