@@ -15,7 +15,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 from mailkeys.auth.services import Services, build_services
 from mailkeys.http import graphiql, routes
 from mailkeys.http.graphql import MailkeysGraphQL
-from mailkeys.http.middleware import BodyLimitMiddleware, FaultBarrier, request_ids
+from mailkeys.http.middleware import (
+    BodyLimitMiddleware,
+    FaultBarrier,
+    HeaderLimitMiddleware,
+    request_ids,
+)
 from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.http.policy_reload import PolicyReloader, PollingWatcher
 from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             request_ids(),
+            Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
             Middleware(FaultBarrier),
             Middleware(RequestLogMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

@@ -101,6 +101,35 @@ async def send_refusal(
     await send({"type": "http.response.body", "body": body})
 
 
+class HeaderLimitMiddleware:
+    """Refuses a request whose request line and headers exceed `max_bytes` with 431.
+
+    Counted as on the wire (`name: value\r\n` per header), so that the limit means the same
+    under either of uvicorn's HTTP implementations; h11 alone has a limit of its own (16 KiB,
+    answered with a plain 400), httptools has none.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
+            error = InvalidInputError(
+                "headers", f"Request line and headers exceed {self.max_bytes} bytes."
+            )
+            await send_refusal(scope, send, error, 431, {"Connection": "close"})
+            return
+        await self.app(scope, receive, send)
+
+
+def header_bytes(scope: Scope) -> int:
+    """The size of a request's line and headers as sent (within a few bytes)."""
+    line = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+    line += len(scope["method"]) + len("  HTTP/1.1\r\n?")
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
 class FaultBarrier:
     """The last word on an exception that escaped everything else: logged once without its
     message, answered as a masked INTERNAL_SERVER_ERROR (500, JSON, the request id) instead

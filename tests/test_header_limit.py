@@ -1,0 +1,50 @@
+"""Request headers are bounded like bodies: a request line and headers over
+MAILKEYS_MAX_HEADER_BYTES answer 431 as a GraphQL error, through a real server's HTTP parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mailkeys.http.middleware import header_bytes
+from tests.served import serve
+
+PROBE = {"query": "{ __typename }"}
+
+
+@pytest.mark.process
+def test_oversized_headers_are_refused_with_431(tmp_path: Path) -> None:
+    with (
+        serve(tmp_path, MAILKEYS_MAX_HEADER_BYTES="4096") as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        fits = client.post("/graphql", json=PROBE, headers={"x-pad": "a" * 3_000})
+        over = client.post("/graphql", json=PROBE, headers={"x-pad": "a" * 5_000})
+        many = client.post(
+            "/graphql", json=PROBE, headers={f"x-pad-{i}": "a" * 90 for i in range(100)}
+        )
+        huge = client.post("/graphql", json=PROBE, headers={"x-pad": "a" * 4_000_000})
+        after = client.post("/graphql", json=PROBE)
+
+    assert fits.status_code == after.status_code == 200
+    for refused in (over, many, huge):
+        assert refused.status_code == 431
+        assert refused.headers["content-type"] == "application/json"
+        [error] = refused.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["requestId"] == refused.headers["x-request-id"]
+
+
+def test_header_bytes_count_the_request_line_and_every_header() -> None:
+    scope = {
+        "method": "POST",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"a=1",
+        "headers": [(b"host", b"example.com"), (b"x-pad", b"abc")],
+    }
+
+    # "POST /graphql?a=1 HTTP/1.1\r\n" + "host: example.com\r\n" + "x-pad: abc\r\n"
+    assert abs(header_bytes(scope) - (28 + 19 + 12)) <= 2
