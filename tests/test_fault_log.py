@@ -87,3 +87,17 @@ async def test_a_fault_outside_graphql_is_a_json_500_with_the_request_id(
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "/graphql" in logged.getMessage()
     assert PASTED not in caplog.text
+
+
+async def test_a_path_no_route_matches_is_not_logged(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    response = await client.get(f"/{PASTED}")
+
+    assert response.status_code == 404
+    [line] = [r for r in caplog.records if r.name == "mailkeys.requests"]
+    assert getattr(line, "path", None) == "unmatched"
+    server_side = [r for r in caplog.records if r.name != "httpx"]  # the test's own client
+    assert all(PASTED not in str(vars(record)) for record in server_side)
