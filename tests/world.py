@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailkeys.policy.files import shipped_model_text, shipped_policy_text
+from mailkeys.resolvers.policy_versions import seed_policy
 from mailkeys.settings import Settings
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, test_settings
 
@@ -84,8 +86,10 @@ class World:
 
 
 async def build_world(gql: Gql) -> World:
-    """A team with a key, a spare key, a sending key, a mailbox, its password, a provider,
-    a delivery group, a domain and a webhook."""
+    """The shipped policy stored as version 1 (as after a first start), and a team with a
+    key, a spare key, a sending key, a mailbox, its password, a provider, a delivery group,
+    a domain and a webhook."""
+    await seed_policy(shipped_model_text(), shipped_policy_text())
     team = (await gql(TEAM_CREATE, {"name": "Acme"}, token=OPERATOR_TOKEN)).ok()["teamCreate"]
     admin = team["secret"]
 
