@@ -82,8 +82,10 @@ def _documents(kind: str, name: str) -> st.SearchStrategy[graphql.DocumentNode]:
     # a field without arguments has nothing to get wrong
     modes = (Mode.POSITIVE, Mode.NEGATIVE) if root.fields[name].args else (Mode.POSITIVE,)
     return st.one_of(
-        make(SCHEMA, fields=[name], custom_scalars=SCALARS, mode=mode, print_ast=_same)
-        for mode in modes
+        [
+            make(SCHEMA, fields=[name], custom_scalars=SCALARS, mode=mode, print_ast=_same)
+            for mode in modes
+        ]
     )
 
 
