@@ -3,6 +3,8 @@ MAILKEYS_MAX_HEADER_BYTES answer 431 as a GraphQL error, through a real server's
 
 from __future__ import annotations
 
+import json
+import socket
 from pathlib import Path
 
 import httpx
@@ -48,3 +50,21 @@ def test_header_bytes_count_the_request_line_and_every_header() -> None:
 
     # "POST /graphql?a=1 HTTP/1.1\r\n" + "host: example.com\r\n" + "x-pad: abc\r\n"
     assert abs(header_bytes(scope) - (28 + 19 + 12)) <= 2
+
+
+@pytest.mark.process
+def test_an_endless_header_is_refused_while_it_arrives(tmp_path: Path) -> None:
+    # The head never ends: a server that waited for it would never answer.
+    with serve(tmp_path, MAILKEYS_MAX_HEADER_BYTES="4096") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            # More than the limit, all of which the server reads (so its close is clean).
+            connection.sendall(b"POST /graphql HTTP/1.1\r\nHost: mailkeys\r\nX-Pad: " + b"a" * 6000)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large"
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

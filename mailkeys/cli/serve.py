@@ -60,6 +60,8 @@ def serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             log_config=log_config,
             access_log=False,
+            # httptools, refusing oversized request heads while they arrive (it has no limit).
+            http="mailkeys.http.protocol:BoundedHttpToolsProtocol",
         )
     return 0
 
