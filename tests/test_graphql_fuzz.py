@@ -95,6 +95,7 @@ def test_no_operation_is_an_internal_error_or_logs_a_secret() -> None:
             await stack.enter_async_context(
                 tortoise_test_context(MODEL_MODULES, db_url=TEST_DATABASE_URL)
             )
+            stack.push_async_callback(app.state.services.limiter.close)  # Redis connections
             transport = httpx.ASGITransport(app=app)
             client = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://mailkeys.test")
