@@ -4,6 +4,7 @@ MAILKEYS_MAX_HEADER_BYTES answer 431 as a GraphQL error, through a real server's
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 
@@ -68,3 +69,16 @@ def test_an_endless_header_is_refused_while_it_arrives(tmp_path: Path) -> None:
     assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large"
     body = json.loads(rest.partition(b"\r\n\r\n")[2])
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_the_application_refuses_oversized_headers_and_logs_the_request(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    response = await client.post("/graphql", json=PROBE, headers={"x-pad": "a" * 17_000})
+
+    assert response.status_code == 431
+    assert response.json()["errors"][0]["extensions"]["field"] == "headers"
+    [line] = [r for r in caplog.records if r.name == "mailkeys.requests"]
+    assert (getattr(line, "status", None), getattr(line, "code", None)) == (431, "BAD_USER_INPUT")

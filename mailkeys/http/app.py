@@ -83,9 +83,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             request_ids(),
-            Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
             Middleware(FaultBarrier),
             Middleware(RequestLogMiddleware),
+            Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=_lifespan(settings, services),
