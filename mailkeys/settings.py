@@ -135,6 +135,11 @@ class Settings:
     max_query_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2_000
+    # GraphQL operations per minute per client address without a valid credential
+    # (`__typename`-only documents are free); 0 allows anonymous callers only those.
+    anonymous_per_minute: int = 60
+    # The request line and headers together; larger requests are refused with 431.
+    max_header_bytes: int = 16 * 1024
     introspection: bool = True
     graphiql: bool = True
     log_format: LogFormat = "auto"
@@ -194,6 +199,8 @@ class Settings:
             max_query_depth=_int(env, "MAILKEYS_MAX_QUERY_DEPTH", 10),
             max_aliases=_int(env, "MAILKEYS_MAX_ALIASES", 15),
             max_tokens=_int(env, "MAILKEYS_MAX_TOKENS", 2_000),
+            anonymous_per_minute=_int(env, "MAILKEYS_ANONYMOUS_PER_MINUTE", 60),
+            max_header_bytes=_int(env, "MAILKEYS_MAX_HEADER_BYTES", 16 * 1024),
             introspection=_bool(env, "MAILKEYS_INTROSPECTION", True),
             graphiql=_bool(env, "MAILKEYS_GRAPHIQL", True),
             log_format=_log_format(env),

@@ -124,11 +124,17 @@ def future_time(field: str, value: datetime | None) -> datetime | None:
 
 
 def unique_ids(field: str, values: list[str] | None) -> list[str] | None:
-    """The ids without duplicates, in their order; at most 100."""
+    """The ids without duplicates, in their order; at most 100.
+
+    A value that cannot be one of our ids is refused like an id of nothing, before any query
+    (an ORM refuses an over-long value with the value in its message).
+    """
     if values is None:
         return None
     if len(values) > 100:
         raise InvalidInputError(field, f"{field} takes at most 100 ids.")
+    if not all(is_resource_id(value) for value in values):
+        raise InvalidInputError(field, f"Unknown id in {field}.")
     return list(dict.fromkeys(values))
 
 

@@ -134,6 +134,8 @@ def serve(args: argparse.Namespace) -> int:
             # X-Forwarded-For is believed only from MAILKEYS_TRUSTED_PROXIES, by mailkeys
             # itself (IP allowlists); uvicorn's own rule would trust 127.0.0.1 behind our back.
             proxy_headers=False,
+            # httptools, refusing oversized request heads while they arrive (it has no limit).
+            http="mailkeys.http.protocol:BoundedHttpToolsProtocol",
         )
     return 0
 

@@ -15,7 +15,13 @@ from tortoise.contrib.starlette import RegisterTortoise
 from mailkeys.auth.services import Services, build_services
 from mailkeys.http import graphiql, routes
 from mailkeys.http.graphql import MailkeysGraphQL
-from mailkeys.http.middleware import BodyLimitMiddleware, cors, request_ids
+from mailkeys.http.middleware import (
+    BodyLimitMiddleware,
+    FaultBarrier,
+    HeaderLimitMiddleware,
+    cors,
+    request_ids,
+)
 from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
 from mailkeys.http.policy_reload import PolicyReloader, PollingWatcher
 from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
@@ -96,8 +102,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             request_ids(),
+            Middleware(FaultBarrier),
             Middleware(RequestLogMiddleware),
             *cors(settings),
+            Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=_lifespan(settings, services),

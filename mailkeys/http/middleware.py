@@ -7,10 +7,14 @@ import re
 import uuid
 
 from asgi_correlation_id import CorrelationIdMiddleware
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailkeys.errors import InvalidInputError
+from mailkeys.http.media import negotiate
+from mailkeys.schema.errors import error_outside_execution, log_unexpected
 from mailkeys.settings import Settings
 from mailkeys.telemetry.logs import request_id_var
 
@@ -103,30 +107,84 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = request_id_var.get()
-        body = json.dumps(
-            {
-                "data": None,
-                "errors": [
-                    {
-                        "message": f"Request body exceeds {self.max_bytes} bytes.",
-                        "extensions": {
-                            "code": "BAD_USER_INPUT",
-                            "retryable": False,
-                            "requestId": request_id,
-                        },
-                    }
-                ],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = InvalidInputError("body", f"Request body exceeds {self.max_bytes} bytes.")
+        await send_refusal(scope, send, error, 413)
+
+
+async def send_refusal(
+    scope: Scope,
+    send: Send,
+    error: BaseException,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer a request refused before GraphQL saw it, as a GraphQL error without `data`."""
+    body_json, _ = error_outside_execution(error, request_id_var.get())
+    body = json.dumps({"errors": [body_json]}, separators=(",", ":")).encode()
+    accept = Headers(scope=scope).get("accept")
+    raw_headers = [
+        (b"content-type", negotiate(accept).encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HeaderLimitMiddleware:
+    """Refuses a request whose request line and headers exceed `max_bytes` with 431.
+
+    Counted as on the wire (`name: value\r\n` per header), so that the limit means the same
+    under either of uvicorn's HTTP implementations; h11 alone has a limit of its own (16 KiB,
+    answered with a plain 400), httptools has none.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
+            error = InvalidInputError(
+                "headers", f"Request line and headers exceed {self.max_bytes} bytes."
+            )
+            await send_refusal(scope, send, error, 431, {"Connection": "close"})
+            return
+        await self.app(scope, receive, send)
+
+
+def header_bytes(scope: Scope) -> int:
+    """The size of a request's line and headers as sent (within a few bytes)."""
+    line = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+    line += len(scope["method"]) + len("  HTTP/1.1\r\n?")
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
+class FaultBarrier:
+    """The last word on an exception that escaped everything else: logged once without its
+    message, answered as a masked INTERNAL_SERVER_ERROR (500, JSON, the request id) instead
+    of the server's plain-text 500 and its full traceback in the log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as fault:
+            route = scope.get("route")
+            # The route's template, never the path the client sent.
+            where = getattr(route, "path", None) or "an unmatched route"
+            log_unexpected(fault, where, request_id_var.get())
+            if not started:
+                await send_refusal(scope, send, fault, 500)

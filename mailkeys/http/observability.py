@@ -93,6 +93,9 @@ def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:
     if record.code is None:
         record.code = code_of_status(record.status)
     operation = operation_label(record, scope)
+    route = scope.get("route")
+    # A path no route matched is whatever the client typed (a pasted token, say): not logged.
+    path = record.path if isinstance(route, Route) else UNMATCHED
     metrics.REQUESTS.labels(operation, record.code).inc()
     metrics.REQUEST_SECONDS.labels(operation).observe(seconds)
     client = scope.get("client")
@@ -101,7 +104,7 @@ def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:
         extra={
             "request_id": record.request_id,
             "method": record.method,
-            "path": record.path,
+            "path": path,
             "status": record.status,
             "operation": record.operation or operation,
             "operation_name": record.operation_name,

@@ -98,7 +98,8 @@ async def record_event(
             "target_id": target_id,
             "team_id": team_id,
             "outcome": outcome,
-            "details": event.details,
+            # Not the details: they can hold what a client typed (a name, a message), and
+            # input values never reach the logs. The audit trail in the database has them.
         },
     )
     return event

@@ -33,6 +33,7 @@ from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current,
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
 from mailkeys.resolvers.sending import Scope, eligible_pool
+from mailkeys.validation import is_resource_id
 
 SEND = "email.send"
 
@@ -154,6 +155,8 @@ def _check_permission(permission: str) -> str:
 
 
 async def _credential(credential_id: str) -> Credential:
+    if not is_resource_id(credential_id):
+        raise NotFoundError("Credential")
     key = await ApiKey.filter(id=credential_id).select_related("mailbox").first()
     if key is not None:
         return Credential.of_key(key)
@@ -167,6 +170,8 @@ async def _resource(team_id: str, resource_id: str | None) -> tuple[Resource, Ma
     """`resource_id` names a mailbox or a team; absent, the credential's team."""
     if resource_id is None or resource_id == team_id:
         return Resource(team_id=team_id), None
+    if not is_resource_id(resource_id):
+        raise NotFoundError("Resource")
     mailbox = await Mailbox.filter(id=resource_id).first()
     if mailbox is not None:
         return Resource(team_id=mailbox.team_id, mailbox_id=mailbox.id), mailbox
@@ -294,7 +299,7 @@ async def who_can(
     _authorize_viewer(actor)
     permission = _check_permission(permission)
     _visible(actor, team_id)
-    if not await Team.filter(id=team_id).exists():
+    if not is_resource_id(team_id) or not await Team.filter(id=team_id).exists():
         raise NotFoundError("Team")
     resource, target = await _resource(team_id, resource_id)
     if resource.team_id != team_id:

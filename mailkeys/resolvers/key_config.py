@@ -27,7 +27,7 @@ from mailkeys.models import (
 from mailkeys.policy import Actor, CredentialKind, can_issue, current, effective_permissions
 from mailkeys.policy.vocabulary import KIND_ROLES, MAILBOX_PERMISSIONS, Domain
 from mailkeys.tokens import INFRASTRUCTURE_PREFIX, MAILBOX_PREFIX, IssuedToken, issue_token
-from mailkeys.validation import clean_name, future_time, unique_ids
+from mailkeys.validation import clean_name, future_time, is_resource_id, unique_ids
 
 KIND_OF_TYPE = {
     KeyType.INFRASTRUCTURE: CredentialKind.INFRASTRUCTURE,
@@ -200,7 +200,9 @@ def _validate_scope_shape(new: NewKey) -> SendScopeMode:
 async def validate_references(team_id: str, config: KeyConfig) -> None:
     """Every id must name a resource of the caller's team; others are unknown."""
     if config.mailbox_id is not None:
-        mailbox = await Mailbox.filter(id=config.mailbox_id, team_id=team_id).first()
+        mailbox = None
+        if is_resource_id(config.mailbox_id):
+            mailbox = await Mailbox.filter(id=config.mailbox_id, team_id=team_id).first()
         if mailbox is None:
             raise InvalidInputError("mailboxId", "Unknown mailbox.")
         if mailbox.status is not MailboxStatus.ACTIVE:

@@ -31,6 +31,7 @@ from mailkeys.policy.tables import DecisionTable, TableRun, parse_table, run_tab
 from mailkeys.resolvers.policy_versions import READ, load_version, model_text_for
 from mailkeys.settings import Settings
 from mailkeys.tokens import new_id
+from mailkeys.validation import is_resource_id
 
 MAX_RULES_BYTES = 256 * 1024
 PLAN_LIFETIME = timedelta(days=7)
@@ -213,7 +214,7 @@ async def plan_policy(
 
 async def plan_row(plan_id: str) -> PolicyPlan:
     """A stored plan, or NotFoundError."""
-    row = await stored.get_plan(plan_id)
+    row = await stored.get_plan(plan_id) if is_resource_id(plan_id) else None
     if row is None:
         raise NotFoundError("PolicyPlan")
     return row

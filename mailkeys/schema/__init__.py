@@ -22,6 +22,11 @@ from mailkeys.schema.allowlists import AllowlistMutations
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.errors import ErrorMapping
 from mailkeys.schema.explain import ExplainQueries
+from mailkeys.schema.introspection import (
+    AnonymousBudget,
+    IntrospectionAnswers,
+    IntrospectionCache,
+)
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
 from mailkeys.schema.observation import RequestObservation
@@ -32,6 +37,7 @@ from mailkeys.schema.policy_plans import PolicyPlanMutations, PolicyPlanQueries
 from mailkeys.schema.policy_versions import PolicyVersionQueries
 from mailkeys.schema.resources import ResourceMutations, ResourceQueries
 from mailkeys.schema.routing import RoutingMutations, RoutingQueries
+from mailkeys.schema.scalars import SCALAR_OVERRIDES
 from mailkeys.schema.sending import SendingMutations, SendingQueries
 from mailkeys.schema.teams import TeamMutations, TeamQueries
 from mailkeys.settings import Settings
@@ -96,7 +102,15 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         DocumentCache,
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
+        # Budget first: a refused anonymous request is not served from the cache either.
+        partial(AnonymousBudget, per_minute=settings.anonymous_per_minute),
+        partial(IntrospectionCache, answers=IntrospectionAnswers()),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return MailkeysSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return MailkeysSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
+    )

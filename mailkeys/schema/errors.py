@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import FieldNode, VariableDefinitionNode
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 
@@ -35,6 +36,8 @@ from mailkeys.errors import (
     UnauthenticatedError,
 )
 from mailkeys.outages import is_unavailable
+from mailkeys.schema.coercion import document_field, is_about_values, variable_problems
+from mailkeys.telemetry.traces import error_name, redacted_traceback
 
 log = logging.getLogger("mailkeys.errors")
 
@@ -131,18 +134,59 @@ class ErrorMapping(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [self._map(error) for error in errors]
+            result.errors = self._map_all(errors)
+
+    def _map_all(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        mapped: list[GraphQLError] = []
+        described: set[str] = set()
+        for error in errors:
+            definition = error.nodes[0] if error.nodes else None
+            if error.path is None and isinstance(definition, VariableDefinitionNode):
+                # One answer per problem in the variable's value, however graphql-core split it.
+                name = definition.variable.name.value
+                if name not in described:
+                    described.add(name)
+                    mapped += [
+                        self._input_error(error, problem.message, problem.field, nodes=False)
+                        for problem in variable_problems(
+                            self.execution_context.schema._schema,
+                            definition,
+                            self.execution_context.variables,
+                        )
+                    ]
+                continue
+            mapped.append(self._map(error))
+        return mapped
+
+    def _input_error(
+        self, error: GraphQLError, message: str, field: str | None, *, nodes: bool = True
+    ) -> GraphQLError:
+        extensions: dict[str, Any] = {} if field is None else {"field": field}
+        extensions.update(
+            code=INVALID_DOCUMENT.code,
+            retryable=INVALID_DOCUMENT.retryable,
+            requestId=getattr(self.execution_context.context, "request_id", None),
+        )
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes if nodes else None,
+            source=error.source,
+            positions=error.positions,
+            path=None,
+            original_error=None,
+            extensions=extensions,
+        )
 
     def _map(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
         original = error.original_error
+        if original is None or is_about_values(error):
+            # The document, or a value written in it: the client's to fix.
+            field = document_field(error, self.execution_context.graphql_document)
+            return self._input_error(error, error.message, field)
         extensions: dict[str, Any]
-        if original is None:
-            # A parse or validation error of the document itself: the client's to fix.
-            code, message = INVALID_DOCUMENT, error.message
-            extensions = {}
-        elif isinstance(original, MailkeysError) and (mapped := code_for(original)):
+        if isinstance(original, MailkeysError) and (mapped := code_for(original)):
             code, message = mapped, str(original)
             extensions = _extra_extensions(original)
         elif is_unavailable(original):
@@ -151,12 +195,7 @@ class ErrorMapping(SchemaExtension):
             code, message, extensions = CODES[ServiceUnavailableError], str(unavailable), {}
             original = unavailable
         else:
-            log.error(
-                "unexpected error in %s",
-                ".".join(str(p) for p in error.path or ()),
-                exc_info=(type(original), original, original.__traceback__),
-                extra={"request_id": request_id},
-            )
+            log_unexpected(original, _field_name(error), request_id)
             code, message, extensions = INTERNAL, "Internal server error.", {}
         if code.http_status is not None and hasattr(context, "escalate_status"):
             retry_after = getattr(original, "retry_after", None)
@@ -171,6 +210,38 @@ class ErrorMapping(SchemaExtension):
             original_error=None,
             extensions=extensions,
         )
+
+
+def _field_name(error: GraphQLError) -> str:
+    """The schema field that failed: its name, never the client's alias for it."""
+    node = error.nodes[0] if error.nodes else None
+    return node.name.value if isinstance(node, FieldNode) else "(no field)"
+
+
+def log_unexpected(error: BaseException, where: str, request_id: str | None) -> None:
+    """Log a fault once: its type and frames, never its message (it may quote input)."""
+    log.error(
+        "unexpected error in %s: %s\n%s",
+        where,
+        error_name(error),
+        redacted_traceback(error),
+        extra={"request_id": request_id},
+    )
+
+
+def error_outside_execution(
+    error: BaseException, request_id: str | None
+) -> tuple[dict[str, Any], ErrorCode]:
+    """An error met outside GraphQL execution (a malformed request, a spent budget, a fault):
+    the one GraphQL error that says it, and the code it maps to (anything but a domain error
+    is masked, like a fault inside execution)."""
+    mapped = code_for(error) if isinstance(error, MailkeysError) else None
+    if mapped is None or not isinstance(error, MailkeysError):
+        mapped, message, extensions = INTERNAL, "Internal server error.", {}
+    else:
+        message, extensions = str(error), _extra_extensions(error)
+    extensions.update(code=mapped.code, retryable=mapped.retryable, requestId=request_id)
+    return {"message": message, "extensions": extensions}, mapped
 
 
 def status_wins(current: int | None, candidate: int) -> bool:

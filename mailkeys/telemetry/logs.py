@@ -155,8 +155,12 @@ def logging_config(
             "uvicorn.access": {"handlers": [], "propagate": True, "level": level},
             # The request line is an INFO record; it is the access log.
             request_log.name: {"level": "INFO" if request_lines else "WARNING"},
-            # Tortoise logs every connection open and close at INFO.
+            # Tortoise logs every connection open and close at INFO, and every query with its
+            # parameters at DEBUG; aiosqlite logs each call with its parameters at DEBUG.
+            # Parameters are client input: names, addresses, anything pasted into them.
             "tortoise": {"level": "WARNING"},
+            "aiosqlite": {"level": "WARNING"},
+            "asyncpg": {"level": "WARNING"},
             # A client's malformed X-Request-Id is replaced, not worth a warning per request.
             "asgi_correlation_id": {"level": "ERROR"},
         },

@@ -84,8 +84,8 @@ VERIFIED_CACHE_MISS = _VERIFIED_CACHE.labels("miss")
 RATE_LIMIT_REJECTIONS = Counter(
     "mailkeys_rate_limit_rejections",
     "Requests refused by a rate limit: `credential` (per-key budget), `auth_failures` "
-    "(failed verifications per key id) or `check_failures` (failed credential checks per "
-    "address).",
+    "(failed verifications per key id), `check_failures` (failed credential checks per "
+    "credential) or `anonymous` (operations without a credential per address).",
     ["limiter"],
 )
 OIDC_KEY_FETCHES = Counter(
