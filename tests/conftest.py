@@ -21,6 +21,9 @@ from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.settings import Argon2Parameters, Settings
 
+# The `cli` fixture: the `mailkeys` command run in this process.
+pytest_plugins = ["tests.cli"]
+
 OPERATOR_TOKEN = "operator-test-token-0123456789"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"
 # argon2's cheapest profile: real hashing, fast tests (STYLE: never a fake hasher).
