@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -13,8 +13,9 @@ import pytest
 from starlette.applications import Starlette
 from tortoise.context import tortoise_test_context
 
-from mailkeys import policy
+from mailkeys import clock, policy
 from mailkeys.auth.services import Services
+from mailkeys.clock import ManualClock
 from mailkeys.http.app import create_app
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.compile import build_snapshot
@@ -52,6 +53,19 @@ def test_settings(**overrides: Any) -> Settings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test despite its name
+
+
+# 30 s into a minute (2027-01-15T08:00:30Z): a test that counts requests against a one-minute
+# budget (rate limits, failure budgets, last-use batches) stays inside one window until it
+# advances the clock itself.
+MID_MINUTE = 1_800_000_030.0
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    """The time `mailkeys.clock` gives, standing still until the test advances it."""
+    with clock.using(ManualClock(MID_MINUTE)) as pinned:
+        yield pinned
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,7 @@ from contextlib import contextmanager
 import asyncpg
 import pytest
 
-from mailkeys.models.database import apply_migrations, connected
-from mailkeys.settings import Settings
+from tests.served import migrate
 from tests.services import answers, missing_programs
 
 PG_ADMIN_URL = os.environ.get("MAILKEYS_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
@@ -61,18 +60,13 @@ def database_url(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-async def _migrate(url: str) -> None:
-    async with connected(Settings(database_url=url)):
-        await apply_migrations()
-
-
 @contextmanager
 def migrated_template(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A database migrated once, to copy for each test (dropped afterwards); yields its name."""
     name = f"mk_template_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     try:
-        asyncio.run(_migrate(database_url(admin_url, name)))
+        migrate(database_url(admin_url, name))
         yield name
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

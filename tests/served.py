@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from mailkeys.models.database import apply_migrations, connected
+from mailkeys.settings import Settings
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +44,26 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+def sqlite_url(workdir: Path) -> str:
+    """The database of servers and commands run in `workdir`: a SQLite file there."""
+    return f"sqlite://{workdir / 'mailkeys.sqlite3'}?busy_timeout=5000"
+
+
+async def _migrate(url: str) -> None:
+    async with connected(Settings(database_url=url)):
+        await apply_migrations()
+
+
+def migrate(url: str) -> None:
+    """Apply the schema migrations to the database at `url`, from this process."""
+    asyncio.run(_migrate(url))
+
+
 def server_env(workdir: Path, **extra: str) -> dict[str, str]:
     """The environment of a test server: its own SQLite file, cheap argon2, known tokens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILKEYS_")}
     env.update(
-        MAILKEYS_DATABASE_URL=f"sqlite://{workdir / 'mailkeys.sqlite3'}?busy_timeout=5000",
+        MAILKEYS_DATABASE_URL=sqlite_url(workdir),
         MAILKEYS_OPERATOR_TOKEN=OPERATOR_TOKEN,
         MAILKEYS_GATEWAY_TOKEN=GATEWAY_TOKEN,
         MAILKEYS_ARGON2_TIME_COST="1",

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.models import ApiKey
 from mailkeys.settings import Settings
@@ -257,9 +257,7 @@ async def test_every_failure_gives_the_same_answer(
             token=world.team.token,
         )
     ).ok()
-    await ApiKey.filter(id=world.full_key.id).update(
-        expires_at=datetime.now(UTC) - timedelta(seconds=1)
-    )
+    await ApiKey.filter(id=world.full_key.id).update(expires_at=clock.ago(1))
     wrong_password = world.password[:-4] + ("AAAA" if world.password[-4:] != "AAAA" else "BBBB")
     failures: dict[str, tuple[str, str, str]] = {
         "unknown address": ("nobody@example.com", world.password, "SMTP"),
@@ -317,9 +315,11 @@ async def test_a_failure_and_a_success_differ_only_in_the_answer(
 
 
 # --- rate limit of failures ------------------------------------------------------------------
+# Failures are counted per address per clock minute: the tests pin the clock inside a minute.
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_after_ten_failures_even_the_right_secret_is_refused_for_that_address(
     check: Check, make_world: MakeWorld, transport: str
 ) -> None:
@@ -342,6 +342,7 @@ async def test_after_ten_failures_even_the_right_secret_is_refused_for_that_addr
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_nine_failures_do_not_lock_the_address(
     check: Check, make_world: MakeWorld, transport: str
 ) -> None:
@@ -355,6 +356,7 @@ async def test_nine_failures_do_not_lock_the_address(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_the_failure_limit_counts_the_address_however_it_is_written(
     check: Check, make_world: MakeWorld, transport: str
 ) -> None:
@@ -369,6 +371,7 @@ async def test_the_failure_limit_counts_the_address_however_it_is_written(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_the_failure_limit_holds_for_guesses_arriving_at_once(
     check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
@@ -388,6 +391,7 @@ async def test_the_failure_limit_holds_for_guesses_arriving_at_once(
 
 
 @pytest.mark.parametrize("settings", [{"check_failures_per_minute": 3}], indirect=True)
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_the_failure_limit_follows_the_setting(check: Check, make_world: MakeWorld) -> None:
     world = await make_world()
     for attempt in range(3):
@@ -486,6 +490,7 @@ async def test_only_gateways_may_ask_over_json(check: Check, make_world: MakeWor
         assert "allowed" not in refused.body, refused
 
 
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_refused_callers_spend_no_failure_budget(check: Check, make_world: MakeWorld) -> None:
     world = await make_world()
     for _ in range(12):

@@ -26,7 +26,7 @@ from mailkeys.policy.vocabulary import MAILBOX_PERMISSIONS
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()
-NOW = datetime.now(UTC)
+NOW = datetime(2027, 1, 15, 8, 0, 30, tzinfo=UTC)  # any fixed instant: decisions are as of it
 _ids = count(1)
 
 
