@@ -33,7 +33,7 @@ def test_the_shipped_table_passes_against_the_live_policy(cli: Cli) -> None:
     result = cli("policy", "test", str(SHIPPED_TABLE))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "580 passed, 0 failed, against live policy version 1" in result.stdout
+    assert "588 passed, 0 failed, against live policy version 1" in result.stdout
 
 
 def test_a_table_run_against_proposed_rules_prints_each_mismatch(tmp_path: Path, cli: Cli) -> None:
@@ -49,7 +49,7 @@ def test_a_table_run_against_proposed_rules_prints_each_mismatch(tmp_path: Path,
         "infrastructure root:readonly: key.create on team: expected deny, got allow"
         in (mismatches[0])
     )
-    assert "578 passed, 2 failed, against proposed.csv" in result.stdout
+    assert "586 passed, 2 failed, against proposed.csv" in result.stdout
 
 
 def test_invalid_proposed_rules_name_their_line(tmp_path: Path, cli: Cli) -> None:
@@ -112,6 +112,6 @@ def test_dry_run_plans_without_applying(tmp_path: Path, cli: Cli) -> None:
 
     assert planned.returncode == 1  # it would break the shipped table
     assert "(nothing applied)" in planned.stdout
-    assert "578/580 cases as expected" in planned.stdout
+    assert "586/588 cases as expected" in planned.stdout
     assert "impact: 0 of 0 credentials" in planned.stdout
     assert cli("policy", "export").stdout == SHIPPED
