@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mailkeys.cli import main
-from tests.served import server_env
+from tests.served import server_env, statements_of_its_own
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 
     def run(*args: str) -> Completed:
         capsys.readouterr()  # what came before is not this command's
-        with logging_kept():
+        with logging_kept(), statements_of_its_own():
             try:
                 code = main(list(args))
             except SystemExit as exit_:  # argparse refuses bad arguments this way

@@ -21,6 +21,7 @@ from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.settings import Argon2Parameters, Settings
+from tests.databases import empty_tables, orm_on, session_database
 
 # The `cli` fixture: the `mailkeys` command run in this process.
 pytest_plugins = ["tests.cli"]
@@ -31,10 +32,12 @@ GATEWAY_TOKEN = "gateway-test-token-0123456789"
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 
-# The scale-out run of the suite (see .ci/run) sets these: every test then uses its own
-# PostgreSQL database (`{}` becomes a random name) and the shared Redis.
+# The scale-out run of the suite (see .ci/run) sets these: the tests then use one PostgreSQL
+# database made for the session (`{}` becomes a random name), emptied before each test, and
+# the shared Redis.
 TEST_DATABASE_URL = os.environ.get("MAILKEYS_TEST_DATABASE_URL", "sqlite://:memory:")
 TEST_REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_URL") or None
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -81,10 +84,26 @@ def installed_policy(shipped_policy: policy.PolicySnapshot) -> policy.PolicySnap
     return shipped_policy
 
 
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """SQLite in memory (a new one each time it is opened), or the session's PostgreSQL one."""
+    if not ON_POSTGRES:
+        yield TEST_DATABASE_URL
+        return
+    with session_database(TEST_DATABASE_URL) as url:
+        yield url
+
+
 @pytest.fixture
-async def db() -> AsyncIterator[None]:
-    """A fresh in-memory SQLite database with the schema."""
-    async with tortoise_test_context(MODEL_MODULES, db_url=TEST_DATABASE_URL):
+async def db(database_url: str) -> AsyncIterator[None]:
+    """An empty database with the schema: a fresh in-memory SQLite one, or the session's
+    PostgreSQL database emptied."""
+    if not ON_POSTGRES:
+        async with tortoise_test_context(MODEL_MODULES, db_url=database_url):
+            yield
+        return
+    async with orm_on(database_url) as context:
+        await empty_tables(context)
         yield
 
 

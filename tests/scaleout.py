@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import asyncpg
 import pytest
 
+from tests.databases import admin, database_url
 from tests.served import migrate
 from tests.services import answers, missing_programs
 
@@ -47,37 +47,24 @@ def require_programs() -> None:
         _skip_or_fail(f"{', '.join(missing)} not found (fault tests start private servers)")
 
 
-async def _admin(admin_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def database_url(admin_url: str, name: str) -> str:
-    """The URL of database `name` on the server of `admin_url`."""
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @contextmanager
 def migrated_template(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A database migrated once, to copy for each test (dropped afterwards); yields its name."""
     name = f"mk_template_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}"'))
     try:
         migrate(database_url(admin_url, name))
         yield name
     finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
 def fresh_database(template: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A new database copied from a migrated template (dropped afterwards); yields its URL."""
     name = f"mk_scale_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield database_url(admin_url, name)
     finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from mailkeys.models.database import apply_migrations, connected
 from mailkeys.settings import Settings
@@ -49,6 +50,21 @@ def sqlite_url(workdir: Path) -> str:
     return f"sqlite://{workdir / 'mailkeys.sqlite3'}?busy_timeout=5000"
 
 
+@contextmanager
+def statements_of_its_own() -> Iterator[None]:
+    """Keep one database engine's SQL from another's, around work on a database of its own.
+
+    Tortoise caches each model's INSERT statement by connection name ("default"), not by
+    engine: a command on a SQLite file during a PostgreSQL run of the suite (or the reverse)
+    must neither use the other engine's statements nor leave its own behind.
+    """
+    EXECUTOR_CACHE.clear()
+    try:
+        yield
+    finally:
+        EXECUTOR_CACHE.clear()
+
+
 async def _migrate(url: str) -> None:
     async with connected(Settings(database_url=url)):
         await apply_migrations()
@@ -56,7 +72,8 @@ async def _migrate(url: str) -> None:
 
 def migrate(url: str) -> None:
     """Apply the schema migrations to the database at `url`, from this process."""
-    asyncio.run(_migrate(url))
+    with statements_of_its_own():
+        asyncio.run(_migrate(url))
 
 
 def server_env(workdir: Path, **extra: str) -> dict[str, str]:
