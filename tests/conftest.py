@@ -23,8 +23,9 @@ from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.settings import Argon2Parameters, Settings
 from tests.databases import empty_tables, orm_on, session_database
 
-# The `cli` fixture: the `mailkeys` command run in this process.
-pytest_plugins = ["tests.cli"]
+# The `cli` fixture (the `mailkeys` command run in this process), and the private PostgreSQL
+# and Redis servers of the scale-out and fault tests.
+pytest_plugins = ["tests.cli", "tests.scaleout"]
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"

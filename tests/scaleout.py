@@ -1,10 +1,10 @@
-"""PostgreSQL and Redis for the scale-out tests: reachability and fresh, migrated databases.
+"""PostgreSQL and Redis servers for the scale-out and fault tests (a pytest plugin: conftest).
 
-The scale-out tests share this machine's PostgreSQL and Redis with other work, so they only
-create and drop their own databases and use their own Redis key prefixes; they skip with a
-reason on a machine without them, except under CI=true, where a missing service is a failure
-(CI starts both before the tests). Tests that take a server down use private ones
-(`tests.services`).
+Those tests run `mailkeys serve` processes on a PostgreSQL cluster and a Redis of the test
+session's own (`tests.services`): the fault tests stop and kill them, and every test may
+create and drop databases there cheaply, without a checkpoint of the machine's own server
+(which other work shares, and which never sees these tests). Without the programs to start
+them the tests skip with a reason, except under CI=true, where that is a failure.
 """
 
 from __future__ import annotations
@@ -19,52 +19,74 @@ import pytest
 
 from tests.databases import admin, database_url
 from tests.served import migrate
-from tests.services import answers, missing_programs
-
-PG_ADMIN_URL = os.environ.get("MAILKEYS_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_SERVER", "redis://127.0.0.1:6379/0")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def require_services() -> None:
-    """Skip (or, under CI, fail) unless PostgreSQL and Redis answer on this machine."""
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not answers(port)]
-    if missing:
-        _skip_or_fail(
-            f"{' and '.join(missing)} not reachable on 127.0.0.1 (scale-out tests need them)"
-        )
+from tests.services import (
+    PrivatePostgres,
+    PrivateRedis,
+    missing_programs,
+    private_postgres,
+    private_redis,
+)
 
 
 def require_programs() -> None:
     """Skip (or, under CI, fail) unless private PostgreSQL and Redis servers can be started."""
     missing = missing_programs()
-    if missing:
-        _skip_or_fail(f"{', '.join(missing)} not found (fault tests start private servers)")
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not found (the scale-out tests start their own servers)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """The session's own PostgreSQL cluster; a test that stops it need not start it again."""
+    require_programs()
+    with private_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[PrivateRedis]:
+    """The session's own Redis; a test that kills it need not start it again."""
+    require_programs()
+    with private_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def template(postgres_server: PrivatePostgres) -> Iterator[str]:
+    """A migrated database on the session's cluster, copied for each cluster of servers."""
+    with migrated_template(postgres_server.url()) as name:
+        yield name
+
+
+@pytest.fixture
+def services_up(postgres_server: PrivatePostgres, redis_server: PrivateRedis) -> None:
+    """Both servers running (a fault test before may have left one down)."""
+    postgres_server.ensure_running()
+    redis_server.ensure_running()
 
 
 @contextmanager
-def migrated_template(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+def migrated_template(server_url: str) -> Iterator[str]:
     """A database migrated once, to copy for each test (dropped afterwards); yields its name."""
     name = f"mk_template_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
     try:
-        migrate(database_url(admin_url, name))
+        migrate(database_url(server_url, name))
         yield name
     finally:
-        asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager
-def fresh_database(template: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+def fresh_database(template: str, server_url: str) -> Iterator[str]:
     """A new database copied from a migrated template (dropped afterwards); yields its URL."""
     name = f"mk_scale_{uuid.uuid4().hex[:12]}"
-    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
-        yield database_url(admin_url, name)
+        yield database_url(server_url, name)
     finally:
-        asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,7 +1,7 @@
 """Faults of the scale-out engines: a killed worker, a PostgreSQL restart, a Redis restart.
 
-The servers under test run on a private PostgreSQL cluster and a private Redis
-(`tests.services`), which these tests stop and start; the machine's own are never touched.
+The servers under test run on the test session's own PostgreSQL cluster and Redis
+(`tests.scaleout`), which these tests stop and start; the machine's own are never touched.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.scaleout import fresh_database, migrated_template, require_programs
+from tests.scaleout import fresh_database
 from tests.served import Server, serve_together
-from tests.services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
+from tests.services import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.process, pytest.mark.scaleout]
 
@@ -62,36 +62,11 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) ->
         time.sleep(0.02)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    """A PostgreSQL cluster of these tests' own, which they may stop."""
-    require_programs()
-    with private_postgres() as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[PrivateRedis]:
-    """A Redis of these tests' own, which they may kill."""
-    require_programs()
-    with private_redis() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def template(postgres: PrivatePostgres) -> Iterator[str]:
-    """A migrated database on the private cluster, copied for each test."""
-    with migrated_template(postgres.url()) as name:
-        yield name
-
-
 @contextmanager
 def running_on_private_services(
     workdir: Path, count: int, postgres: PrivatePostgres, redis_server: PrivateRedis, template: str
 ) -> Iterator[tuple[list[Server], str]]:
     """`count` servers on a fresh database of the private cluster and on the private Redis."""
-    postgres.ensure_running()  # a failed test may have left them down
-    redis_server.ensure_running()
     with fresh_database(template, postgres.url()) as url:
         try:
             with serve_together(
@@ -108,19 +83,31 @@ def running_on_private_services(
 
 @pytest.fixture
 def servers(
-    tmp_path: Path, postgres: PrivatePostgres, redis_server: PrivateRedis, template: str
+    tmp_path: Path,
+    services_up: None,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
 ) -> Iterator[tuple[list[Server], str]]:
-    """Two servers sharing the private database and Redis; and that database's URL."""
-    with running_on_private_services(tmp_path, 2, postgres, redis_server, template) as running:
+    """Two servers sharing a fresh database and Redis; and that database's URL."""
+    with running_on_private_services(
+        tmp_path, 2, postgres_server, redis_server, template
+    ) as running:
         yield running
 
 
 @pytest.fixture
 def server(
-    tmp_path: Path, postgres: PrivatePostgres, redis_server: PrivateRedis, template: str
+    tmp_path: Path,
+    services_up: None,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
 ) -> Iterator[Server]:
-    """One server on the private database and Redis."""
-    with running_on_private_services(tmp_path, 1, postgres, redis_server, template) as running:
+    """One server on a fresh database and Redis."""
+    with running_on_private_services(
+        tmp_path, 1, postgres_server, redis_server, template
+    ) as running:
         yield running[0][0]
 
 
@@ -204,8 +191,9 @@ class Outcome:
 
 
 def test_a_postgres_restart_gives_retryable_errors_then_recovers(
-    server: Server, postgres: PrivatePostgres
+    server: Server, postgres_server: PrivatePostgres
 ) -> None:
+    postgres = postgres_server
     _, admin = new_team(server)
     outcomes: list[Outcome] = []
     stop = threading.Event()

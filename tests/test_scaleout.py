@@ -1,7 +1,8 @@
 """Several servers on one PostgreSQL database and one Redis: one consistent service.
 
-Two `mailkeys serve` processes share the database and Redis, so every request can be sent
-to a chosen process (a `--workers 2` server would leave the choice to the kernel).
+Two `mailkeys serve` processes share the database and Redis (the test session's own, see
+tests/scaleout.py), so every request can be sent to a chosen process (a `--workers 2` server
+would leave the choice to the kernel).
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,8 +19,9 @@ import httpx
 import pytest
 
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN
-from tests.scaleout import REDIS_URL, fresh_database, migrated_template, require_services
+from tests.scaleout import fresh_database
 from tests.served import Server, serve_together
+from tests.services import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.process, pytest.mark.scaleout]
 
@@ -61,37 +61,34 @@ class Cluster:
 MID_MINUTE = 1_800_000_030.0
 
 
+# Every key of the module's cluster may make 50 requests a minute: more than any test but the
+# rate limit's own makes with one key.
+RATE_LIMIT = 50
+
+
 @pytest.fixture(scope="module")
-def template() -> Iterator[str]:
-    """A migrated database on this machine's PostgreSQL, copied for each cluster."""
-    require_services()
-    with migrated_template() as name:
-        yield name
-
-
-@contextmanager
-def running_cluster(workdir: Path, template: str, **env: str) -> Iterator[Cluster]:
-    """Two servers on a fresh database and this machine's Redis (with their own prefix)."""
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
+) -> Iterator[Cluster]:
+    """One cluster for the module's tests, on a fresh database: each works in its own teams."""
+    postgres_server.ensure_running()  # a fault test before may have left them down
+    redis_server.ensure_running()
     with (
-        fresh_database(template) as url,
+        fresh_database(template, postgres_server.url()) as url,
         serve_together(
-            workdir,
+            tmp_path_factory.mktemp("cluster"),
             2,
             wall_clock=MID_MINUTE,
             MAILKEYS_DATABASE_URL=url,
-            MAILKEYS_REDIS_URL=REDIS_URL,
+            MAILKEYS_REDIS_URL=redis_server.url,
             MAILKEYS_REDIS_PREFIX=f"mk-scale-{uuid.uuid4().hex}:",
-            **env,
+            MAILKEYS_RATE_LIMIT_INFRASTRUCTURE=str(RATE_LIMIT),
         ) as servers,
     ):
         yield Cluster(servers=servers, url=url)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, template: str) -> Iterator[Cluster]:
-    """One cluster for the module's tests: each works in teams of its own."""
-    with running_cluster(tmp_path_factory.mktemp("cluster"), template) as running:
-        yield running
 
 
 def codes(response: httpx.Response) -> list[str]:
@@ -177,15 +174,14 @@ def test_concurrent_creates_over_both_servers_at_99_yield_exactly_one(cluster: C
         assert asyncio.run(_active(cluster.url, team_id)) == 100
 
 
-def test_a_rate_limit_holds_in_total_across_servers(tmp_path: Path, template: str) -> None:
-    with running_cluster(tmp_path, template, MAILKEYS_RATE_LIMIT_INFRASTRUCTURE="20") as cluster:
-        _, admin = cluster.team()  # the operator made this request, not the key
+def test_a_rate_limit_holds_in_total_across_servers(cluster: Cluster) -> None:
+    _, admin = cluster.team()  # the operator made this request, not the key
 
-        statuses = [cluster.post(i, admin, VIEWER).status_code for i in range(30)]
+    statuses = [cluster.post(i, admin, VIEWER).status_code for i in range(RATE_LIMIT + 10)]
 
-    assert statuses.count(200) == 20
+    assert statuses.count(200) == RATE_LIMIT
     assert statuses.count(429) == 10
-    assert statuses[:20] == [200] * 20
+    assert statuses[:RATE_LIMIT] == [200] * RATE_LIMIT
 
 
 def test_suspension_takes_effect_on_both_servers(cluster: Cluster) -> None:
