@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN
+from tests.conftest import GATEWAY_TOKEN, MID_MINUTE, OPERATOR_TOKEN
 from tests.scaleout import fresh_database
 from tests.served import Server, serve_together
 from tests.services import PrivatePostgres, PrivateRedis
@@ -56,11 +56,6 @@ class Cluster:
         return created["team"]["id"], created["secret"]
 
 
-# The servers' wall clock stands 30 s into a minute: requests counted against a one-minute
-# budget (rate limits, failed checks) all fall into one window, however long a test runs.
-MID_MINUTE = 1_800_000_030.0
-
-
 # Every key of the module's cluster may make 50 requests a minute: more than any test but the
 # rate limit's own makes with one key.
 RATE_LIMIT = 50
@@ -81,6 +76,8 @@ def cluster(
         serve_together(
             tmp_path_factory.mktemp("cluster"),
             2,
+            # their wall clock stands still 30 s into a minute: requests counted against a
+            # one-minute budget (rate limits, failed checks) fall into one window
             wall_clock=MID_MINUTE,
             MAILKEYS_DATABASE_URL=url,
             MAILKEYS_REDIS_URL=redis_server.url,
