@@ -22,7 +22,7 @@ from mailkeys.settings import Settings
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 60  # an upper bound for a loaded machine, not a wait
 
 
 def free_port() -> int:
@@ -146,8 +146,8 @@ def serve_together(
 ) -> Iterator[list[Server]]:
     """Run `count` servers, started at once, until the block ends.
 
-    They share `workdir` and the configured database, so that database should exist and be
-    migrated already (a SQLite file is migrated by each server as it starts). `wall_clock`
+    They share `workdir` and the configured database, so start several only on a migrated
+    database (a server migrates a new SQLite file itself as it starts; two would race). `wall_clock`
     pins their wall clock at that instant (seconds since the epoch) for tests of one-minute
     windows; only a single-worker server honours it.
     """
