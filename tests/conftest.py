@@ -33,9 +33,8 @@ GATEWAY_TOKEN = "gateway-test-token-0123456789"
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 
-# The scale-out run of the suite (see .ci/run) sets these: the tests then use one PostgreSQL
-# database made for the session (`{}` becomes a random name), emptied before each test, and
-# the shared Redis.
+# The PostgreSQL run of the suite (see .ci/run) sets these: the tests then use one database
+# of that server for the run (tests/databases.py), emptied before each test, and that Redis.
 TEST_DATABASE_URL = os.environ.get("MAILKEYS_TEST_DATABASE_URL", "sqlite://:memory:")
 TEST_REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_URL") or None
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")

@@ -1,15 +1,18 @@
-"""PostgreSQL databases the tests make and always drop again.
+"""The database of the PostgreSQL run of the suite (MAILKEYS_TEST_DATABASE_URL, see .ci/run).
 
-The PostgreSQL run of the suite (MAILKEYS_TEST_DATABASE_URL, see .ci/run) makes one database
-for the session with the models' schema and empties it before each test, instead of making
-and leaving a database per test: creating a database costs PostgreSQL a checkpoint, and a
-shared server should not keep thousands of them.
+A run claims one of a few databases on that server (`mailkeys_test_session_<slot>`, one slot
+per run going on at once, claimed with a lock file), gives it the models' schema afresh and
+empties it before each test. It leaves the database for the next run instead of dropping it:
+on a server shared with other work, DROP DATABASE waits for a checkpoint of everything, which
+took minutes here; and a database per test, as tortoise_test_context makes them, is thousands
+left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+import fcntl
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -49,27 +52,57 @@ async def orm_on(url: str, create: bool = False) -> AsyncIterator[TortoiseContex
             yield context
 
 
-async def _generate_schema(url: str) -> None:
+SLOTS = 16
+
+
+@contextmanager
+def _claimed_slot() -> Iterator[int]:
+    """The first slot no other run on this machine holds, held until the block ends."""
+    for slot in range(SLOTS):
+        lock = open(f"{tempfile.gettempdir()}/mailkeys-test-database-{slot}.lock", "w")  # noqa: SIM115  # held open: the lock lasts as long as the file
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        try:
+            yield slot
+        finally:
+            lock.close()  # and the lock with it
+        return
+    raise RuntimeError(f"all {SLOTS} test database slots are taken by other runs")
+
+
+async def _fresh_schema(url: str, name: str) -> None:
+    connection = await asyncpg.connect(database_url(url, "postgres"))
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    connection = await asyncpg.connect(url)
+    try:  # whatever an earlier run (of other models, perhaps) left there goes
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
     async with orm_on(url) as context:
         await context.generate_schemas(safe=False)
 
 
 @contextmanager
 def session_database(url_template: str) -> Iterator[str]:
-    """A new database with the models' schema, dropped when the block ends; yields its URL.
+    """This run's database, with the models' schema and nothing else; yields its URL.
 
-    `url_template` names the server; its database name, with any `{}` in it replaced by a
-    random suffix, is the new database's.
+    `url_template` names the server and the database: a `{}` in its name becomes
+    `session_<slot>`, else `_<slot>` is appended.
     """
-    name = url_template.rsplit("/", 1)[1].split("?")[0]
-    name = name.format(uuid.uuid4().hex[:12]) if "{}" in name else f"{name}_{uuid.uuid4().hex[:12]}"
-    url = database_url(url_template, name)
-    asyncio.run(admin(url, f'CREATE DATABASE "{name}"'))
-    try:
-        asyncio.run(_generate_schema(url))
+    with _claimed_slot() as slot:
+        name = url_template.rsplit("/", 1)[1].split("?")[0]
+        name = name.format(f"session_{slot}") if "{}" in name else f"{name}_{slot}"
+        url = database_url(url_template, name)
+        asyncio.run(_fresh_schema(url, name))
         yield url
-    finally:
-        asyncio.run(admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _children_first(context: TortoiseContext) -> list[str]:
