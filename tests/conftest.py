@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -13,14 +13,20 @@ import pytest
 from starlette.applications import Starlette
 from tortoise.context import tortoise_test_context
 
-from mailkeys import policy
+from mailkeys import clock, policy
 from mailkeys.auth.services import Services
+from mailkeys.clock import ManualClock
 from mailkeys.http.app import create_app
 from mailkeys.models import MODEL_MODULES
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.resolvers import changes
 from mailkeys.settings import Argon2Parameters, Settings
+from tests.databases import empty_tables, orm_on, session_database
+
+# The `cli` fixture (the `mailkeys` command run in this process), and the private PostgreSQL
+# and Redis servers of the scale-out and fault tests.
+pytest_plugins = ["tests.cli", "tests.scaleout"]
 
 # The OpenID provider fixtures (`oidc`, `make_oidc`, `oidc_private`) and the DNS server
 # fixture (tests/dns_zone.py) for every test module.
@@ -32,11 +38,12 @@ GATEWAY_TOKEN = "gateway-test-token-0123456789"
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 
-# The scale-out run of the suite (see .ci/run) sets these: every test then uses its own
-# PostgreSQL database (`{}` becomes a random name) and the shared Redis.
+# The PostgreSQL run of the suite (see .ci/run) sets these: the tests then use one database
+# of that server for the run (tests/databases.py), emptied before each test, and that Redis.
 TEST_DATABASE_URL = os.environ.get("MAILKEYS_TEST_DATABASE_URL", "sqlite://:memory:")
 TEST_REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_URL") or None
 TEST_SHARED_DOMAIN = "example.com"
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgres")
 
 
 def test_settings(**overrides: Any) -> Settings:
@@ -59,6 +66,19 @@ def test_settings(**overrides: Any) -> Settings:
 test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test despite its name
 
 
+# 30 s into a minute (2027-01-15T08:00:30Z): a test that counts requests against a one-minute
+# budget (rate limits, failure budgets, last-use batches) stays inside one window until it
+# advances the clock itself.
+MID_MINUTE = 1_800_000_030.0
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    """The time `mailkeys.clock` gives, standing still until the test advances it."""
+    with clock.using(ManualClock(MID_MINUTE)) as pinned:
+        yield pinned
+
+
 @pytest.fixture(scope="session")
 def shipped_policy() -> policy.PolicySnapshot:
     """The shipped policy, built once for the session."""
@@ -78,10 +98,26 @@ def refusal_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes, "_refusal_windows", changes.RefusalWindows())
 
 
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """SQLite in memory (a new one each time it is opened), or the session's PostgreSQL one."""
+    if not ON_POSTGRES:
+        yield TEST_DATABASE_URL
+        return
+    with session_database(TEST_DATABASE_URL) as url:
+        yield url
+
+
 @pytest.fixture
-async def db() -> AsyncIterator[None]:
-    """A fresh in-memory SQLite database with the schema."""
-    async with tortoise_test_context(MODEL_MODULES, db_url=TEST_DATABASE_URL):
+async def db(database_url: str) -> AsyncIterator[None]:
+    """An empty database with the schema: a fresh in-memory SQLite one, or the session's
+    PostgreSQL database emptied."""
+    if not ON_POSTGRES:
+        async with tortoise_test_context(MODEL_MODULES, db_url=database_url):
+            yield
+        return
+    async with orm_on(database_url) as context:
+        await empty_tables(context)
         yield
 
 

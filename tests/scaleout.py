@@ -1,113 +1,92 @@
-"""Real PostgreSQL and Redis for the scale-out tests: reachability, fresh databases, restarts.
+"""PostgreSQL and Redis servers for the scale-out and fault tests (a pytest plugin: conftest).
 
-Tests that need them skip with a reason on a machine without them, except under CI=true,
-where a missing service is a failure (CI starts both before the tests).
+Those tests run `mailkeys serve` processes on a PostgreSQL cluster and a Redis of the test
+session's own (`tests.services`): the fault tests stop and kill them, and every test may
+create and drop databases there cheaply, without a checkpoint of the machine's own server
+(which other work shares, and which never sees these tests). Without the programs to start
+them the tests skip with a reason, except under CI=true, where that is a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import asyncpg
 import pytest
 
-PG_ADMIN_URL = os.environ.get("MAILKEYS_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MAILKEYS_TEST_REDIS_SERVER", "redis://127.0.0.1:6379/0")
-REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-    "--save", "", "--appendonly", "no",
-]  # fmt: skip
+from tests.databases import admin, database_url
+from tests.served import migrate
+from tests.services import (
+    PrivatePostgres,
+    PrivateRedis,
+    missing_programs,
+    private_postgres,
+    private_redis,
+)
 
 
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_services() -> None:
-    """Skip (or, under CI, fail) unless PostgreSQL and Redis answer on this machine."""
-    missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not _answers(port)]
+def require_programs() -> None:
+    """Skip (or, under CI, fail) unless private PostgreSQL and Redis servers can be started."""
+    missing = missing_programs()
     if not missing:
         return
-    reason = f"{' and '.join(missing)} not reachable on 127.0.0.1 (scale-out tests need them)"
+    reason = f"{', '.join(missing)} not found (the scale-out tests start their own servers)"
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """The session's own PostgreSQL cluster; a test that stops it need not start it again."""
+    require_programs()
+    with private_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[PrivateRedis]:
+    """The session's own Redis; a test that kills it need not start it again."""
+    require_programs()
+    with private_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def template(postgres_server: PrivatePostgres) -> Iterator[str]:
+    """A migrated database on the session's cluster, copied for each cluster of servers."""
+    with migrated_template(postgres_server.url()) as name:
+        yield name
+
+
+@pytest.fixture
+def services_up(postgres_server: PrivatePostgres, redis_server: PrivateRedis) -> None:
+    """Both servers running (a fault test before may have left one down)."""
+    postgres_server.ensure_running()
+    redis_server.ensure_running()
 
 
 @contextmanager
-def fresh_database(workdir: Path) -> Iterator[str]:
-    """A new, migrated PostgreSQL database (dropped afterwards); yields its URL."""
-    name = f"mk_scale_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+def migrated_template(server_url: str) -> Iterator[str]:
+    """A database migrated once, to copy for each test (dropped afterwards); yields its name."""
+    name = f"mk_template_{uuid.uuid4().hex[:12]}"
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "mailkeys.cli", "migrate"],
-            cwd=workdir,
-            env={**os.environ, "MAILKEYS_DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
-        yield url
+        migrate(database_url(server_url, name))
+        yield name
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def postgres_version() -> str:
-    """The cluster version directory under /etc/postgresql (e.g. `15`)."""
-    return sorted(os.listdir("/etc/postgresql"))[-1]
-
-
-def restart_postgres(down_seconds: float) -> None:
-    """Stop the cluster, wait, start it again, and wait until it accepts connections."""
-    version = postgres_version()
-    ctl = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
-    subprocess.run([*ctl, "stop", "-m", "fast"], check=True, capture_output=True)
-    time.sleep(down_seconds)
-    subprocess.run([*ctl, "start"], check=True, capture_output=True)
-    wait_for_port(5432)
-
-
-def stop_redis() -> None:
-    """Shut Redis down (it keeps nothing on disk here)."""
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True)
-    deadline = time.monotonic() + 10
-    while _answers(6379) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def start_redis() -> None:
-    """Start Redis as CI does, and wait for it."""
-    if not _answers(6379):
-        subprocess.run(REDIS_START, check=True, capture_output=True)
-    wait_for_port(6379)
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    """Block until something accepts connections on `port`."""
-    deadline = time.monotonic() + timeout
-    while not _answers(port):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-        time.sleep(0.2)
+@contextmanager
+def fresh_database(template: str, server_url: str) -> Iterator[str]:
+    """A new database copied from a migrated template (dropped afterwards); yields its URL."""
+    name = f"mk_scale_{uuid.uuid4().hex[:12]}"
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield database_url(server_url, name)
+    finally:
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

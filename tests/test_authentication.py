@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.auth.verifier import SecretVerifier
+from mailkeys.clock import ManualClock
 from mailkeys.models import ApiKey, Mailbox, MailboxStatus
 from mailkeys.tokens import checksum
 from tests.conftest import Gql, KeyHandle, TeamHandle
@@ -105,7 +106,7 @@ async def test_suspended_mailbox_stops_its_keys_until_resumed(
 
 
 async def test_last_used_is_written_in_batches_about_once_a_minute(
-    gql: Gql, make_team: MakeTeam, services: Services
+    gql: Gql, make_team: MakeTeam, services: Services, manual_clock: ManualClock
 ) -> None:
     team = await make_team()
     recorder = services.authenticator.last_used
@@ -114,17 +115,23 @@ async def test_last_used_is_written_in_batches_about_once_a_minute(
         (await gql(VIEWER, token=team.token)).ok()
     assert await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True) is None
     written = await recorder.flush()
+    first_written = await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True)
+    manual_clock.advance(59)
     for _ in range(3):
         (await gql(VIEWER, token=team.token)).ok()  # within the minute: nothing queued
     written_again = await recorder.flush()
+    manual_clock.advance(1)
+    (await gql(VIEWER, token=team.token)).ok()  # a minute on: queued again
+    written_a_minute_on = await recorder.flush()
 
     assert written == 1
+    assert first_written == clock.ago(60)
     assert written_again == 0
-    last_used = await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True)
-    assert isinstance(last_used, datetime)
-    assert datetime.now(UTC) - last_used < timedelta(seconds=5)
+    assert written_a_minute_on == 1
+    assert await ApiKey.get(id=team.key_id).values_list("last_used_at", flat=True) == clock.now()
 
 
+@pytest.mark.usefixtures("manual_clock")  # the forgeries fall into one minute
 async def test_forged_tokens_for_a_key_stored_before_tags_cost_at_most_its_budget(
     gql: Gql, make_team: MakeTeam, services: Services
 ) -> None:

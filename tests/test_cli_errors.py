@@ -27,8 +27,8 @@ from mailkeys.cli import main
 from mailkeys.cli import schema as schema_command
 from mailkeys.cli.serve import mailkeys_command
 from tests.conftest import OPERATOR_TOKEN
-from tests.scaleout import PG_ADMIN_URL, require_services
 from tests.served import free_port, server_env
+from tests.services import PrivatePostgres
 
 # Every migration the code ships, in order: what an empty database lacks.
 MIGRATIONS = Path(__file__).resolve().parents[1] / "mailkeys" / "migrations"
@@ -169,19 +169,20 @@ def test_an_unreachable_database_is_named_without_its_password(
 
 
 @pytest.fixture
-def empty_postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database without any table (dropped afterwards); yields its URL."""
-    require_services()
+def empty_postgres_database(postgres_server: PrivatePostgres) -> Iterator[str]:
+    """A new database without any table on the session's own PostgreSQL; yields its URL."""
+    postgres_server.ensure_running()
     name = f"mk_cli_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    admin = postgres_server.url()
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield postgres_server.url(name)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN_URL)
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
     try:
         await connection.execute(sql)
     finally:

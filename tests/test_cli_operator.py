@@ -1,19 +1,18 @@
-"""The operator commands as an on-call operator runs them: subprocesses on a SQLite file."""
+"""The operator commands as an on-call operator runs them, on a SQLite file a server uses."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.served import serve, server_env
-
-pytestmark = pytest.mark.process
+from tests.cli import Cli
+from tests.served import serve
 
 KEY_CREATE = (
     "mutation($name: String!) { apiKeyCreate(input: {type: INFRASTRUCTURE, "
@@ -22,39 +21,33 @@ KEY_CREATE = (
 VIEWER = {"query": "{ viewer { apiKey { id } } }"}
 
 
-def start(workdir: Path, *args: str) -> subprocess.Popen[str]:
-    """Start `mailkeys ARGS` in `workdir` against its SQLite file."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "mailkeys.cli", *args],
-        cwd=workdir,
-        env=server_env(workdir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    stdout, stderr = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def mailkeys(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `mailkeys ARGS` to completion."""
-    return finish(start(workdir, *args))
-
-
 def graphql(client: httpx.Client, token: str, body: dict[str, Any]) -> httpx.Response:
     return client.post("/graphql", json=body, headers={"Authorization": f"Bearer {token}"})
 
 
-def test_operator_lists_limits_revokes_and_audits_a_team(tmp_path: Path) -> None:
+def wait_for_last_use(database: Path, key_id: str, timeout: float = 10) -> None:
+    """Poll the server's database until it has recorded the key's last use (it writes them
+    in batches, about every second with a precision of one second)."""
+    deadline = time.monotonic() + timeout
+    with sqlite3.connect(database) as connection:
+        while True:
+            row = connection.execute(
+                "SELECT last_used_at FROM api_key WHERE id = ?", (key_id,)
+            ).fetchone()
+            if row and row[0] is not None:
+                return
+            assert time.monotonic() < deadline, "the server did not record the key's last use"
+            time.sleep(0.05)
+
+
+@pytest.mark.process  # the API runs as a real server beside the commands
+def test_operator_lists_limits_revokes_and_audits_a_team(tmp_path: Path, cli: Cli) -> None:
     # given a team made with the CLI, and its credential limit raised past one page of keys
-    created = mailkeys(tmp_path, "team", "create", "Acme")
+    created = cli("team", "create", "Acme")
     assert created.returncode == 0, created.stderr
     fields = dict(line.split(":", 1) for line in created.stdout.splitlines() if ":" in line)
     team_id, admin = fields["team id"].strip(), fields["key"].strip()
-    limits = mailkeys(tmp_path, "team", "limits", team_id, "--set", "credentials=150")
+    limits = cli("team", "limits", team_id, "--set", "credentials=150")
     assert limits.returncode == 0, limits.stderr
     assert ["credentials", "1", "150"] in [line.split() for line in limits.stdout.splitlines()]
 
@@ -69,10 +62,11 @@ def test_operator_lists_limits_revokes_and_audits_a_team(tmp_path: Path) -> None
             tokens[created_key["apiKey"]["id"]] = created_key["secret"]
         used_id = next(iter(tokens))
         assert graphql(client, tokens[used_id], VIEWER).status_code == 200
+        wait_for_last_use(tmp_path / "mailkeys.sqlite3", used_id)
 
         # when the operator lists the keys (while the API runs), then revokes the used one
-        listed = mailkeys(tmp_path, "keys", "list", team_id)
-        revoked = mailkeys(tmp_path, "keys", "revoke", used_id)
+        listed = cli("keys", "list", team_id)
+        revoked = cli("keys", "revoke", used_id)
 
         # then the revocation holds on the API's very next request
         assert graphql(client, tokens[used_id], VIEWER).status_code == 401
@@ -104,14 +98,9 @@ def test_operator_lists_limits_revokes_and_audits_a_team(tmp_path: Path) -> None
     assert revoked.stdout.strip() == f"{used_id}: revoked (team {team_id})"
 
     # and the revocation is on record with the operator as its actor
-    revoked_json, trail, unknown = (
-        finish(process)
-        for process in [
-            start(tmp_path, "keys", "list", team_id, "--status", "revoked", "--json"),
-            start(tmp_path, "audit", team_id, "--limit", "0", "--json"),
-            start(tmp_path, "keys", "list", "team_doesnotexist"),
-        ]
-    )
+    revoked_json = cli("keys", "list", team_id, "--status", "revoked", "--json")
+    trail = cli("audit", team_id, "--limit", "0", "--json")
+    unknown = cli("keys", "list", "team_doesnotexist")
     assert [key["id"] for key in json.loads(revoked_json.stdout)] == [used_id]
     events = json.loads(trail.stdout)
     actions = [(e["actor"], e["action"], e["target_id"], e["outcome"]) for e in events]
@@ -130,14 +119,14 @@ def test_operator_lists_limits_revokes_and_audits_a_team(tmp_path: Path) -> None
     assert all(admin not in c.stdout + c.stderr for c in (listed, revoked, revoked_json, trail))
 
 
-def test_revoking_an_unknown_key_exits_non_zero_and_is_idempotent(tmp_path: Path) -> None:
-    created = mailkeys(tmp_path, "team", "create", "Acme")
+def test_revoking_an_unknown_key_exits_non_zero_and_is_idempotent(cli: Cli) -> None:
+    created = cli("team", "create", "Acme")
     key_id = next(
         line.split()[2] for line in created.stdout.splitlines() if line.startswith("key id:")
     )
 
-    first = mailkeys(tmp_path, "keys", "revoke", key_id, "nosuchkey00000000")
-    again = mailkeys(tmp_path, "keys", "revoke", key_id)
+    first = cli("keys", "revoke", key_id, "nosuchkey00000000")
+    again = cli("keys", "revoke", key_id)
 
     assert first.returncode == 1
     assert first.stdout.splitlines() == [
@@ -148,8 +137,8 @@ def test_revoking_an_unknown_key_exits_non_zero_and_is_idempotent(tmp_path: Path
     assert again.returncode == 0
 
 
-def test_limits_refuse_an_unknown_resource(tmp_path: Path) -> None:
-    refused = mailkeys(tmp_path, "team", "limits", "team_x", "--set", "bananas=3")
+def test_limits_refuse_an_unknown_resource(cli: Cli) -> None:
+    refused = cli("team", "limits", "team_x", "--set", "bananas=3")
 
     assert refused.returncode == 2
     assert "unknown resource 'bananas'" in refused.stderr

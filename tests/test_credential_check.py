@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.models import ApiKey, MailboxPassword
 from mailkeys.settings import Settings
@@ -262,9 +262,7 @@ async def test_every_failure_gives_the_same_answer(
             token=world.team.token,
         )
     ).ok()
-    await ApiKey.filter(id=world.full_key.id).update(
-        expires_at=datetime.now(UTC) - timedelta(seconds=1)
-    )
+    await ApiKey.filter(id=world.full_key.id).update(expires_at=clock.ago(1))
     wrong_password = world.password[:-4] + ("AAAA" if world.password[-4:] != "AAAA" else "BBBB")
     failures: dict[str, tuple[str, str, str]] = {
         "unknown address": ("nobody@example.com", world.password, "SMTP"),
@@ -366,6 +364,7 @@ async def untag(password_id: str) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every budgeted attempt falls into one minute
 async def test_guesses_at_an_untagged_password_spend_its_budget_and_only_its(
     check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
@@ -389,6 +388,7 @@ async def test_guesses_at_an_untagged_password_spend_its_budget_and_only_its(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every budgeted attempt falls into one minute
 async def test_nine_failures_leave_an_untagged_password_working_and_tag_it(
     check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
@@ -409,6 +409,7 @@ async def test_nine_failures_leave_an_untagged_password_working_and_tag_it(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.usefixtures("manual_clock")  # every budgeted attempt falls into one minute
 async def test_the_failure_budget_holds_for_guesses_arriving_at_once(
     check: Check, make_world: MakeWorld, services: Services, transport: str
 ) -> None:
@@ -428,6 +429,7 @@ async def test_the_failure_budget_holds_for_guesses_arriving_at_once(
 
 
 @pytest.mark.parametrize("settings", [{"check_failures_per_minute": 3}], indirect=True)
+@pytest.mark.usefixtures("manual_clock")  # every budgeted attempt falls into one minute
 async def test_the_failure_budget_follows_the_setting(check: Check, make_world: MakeWorld) -> None:
     world = await make_world()
     await untag(world.password_id)
@@ -527,6 +529,7 @@ async def test_only_gateways_may_ask_over_json(check: Check, make_world: MakeWor
         assert "allowed" not in refused.body, refused
 
 
+@pytest.mark.usefixtures("manual_clock")  # every attempt falls into one minute
 async def test_refused_callers_spend_no_failure_budget(check: Check, make_world: MakeWorld) -> None:
     world = await make_world()
     for _ in range(12):

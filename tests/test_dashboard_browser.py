@@ -139,9 +139,10 @@ def test_a_person_lists_and_creates_keys_from_another_origin_in_headless_chromiu
     dashboard_port = free_port()
     origin = f"http://127.0.0.1:{dashboard_port}"
     provider = make_oidc(dashboard_redirect_uri=f"{origin}/")
-    people = {"MAILKEYS_OIDC_ISSUER": provider.issuer, "MAILKEYS_CORS_ORIGINS": origin}
 
-    with serve(tmp_path, **people) as mailkeys:
+    with serve(
+        tmp_path, MAILKEYS_OIDC_ISSUER=provider.issuer, MAILKEYS_CORS_ORIGINS=origin
+    ) as mailkeys:
         # given alice's team, with one key already
         alice = provider.login("alice@example.com")
         created = httpx.post(

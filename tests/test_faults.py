@@ -1,4 +1,8 @@
-"""Faults of the scale-out engines: a killed worker, a PostgreSQL restart, a Redis restart."""
+"""Faults of the scale-out engines: a killed worker, a PostgreSQL restart, a Redis restart.
+
+The servers under test run on the test session's own PostgreSQL cluster and Redis
+(`tests.scaleout`), which these tests stop and start; the machine's own are never touched.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -17,16 +22,9 @@ import httpx
 import pytest
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.scaleout import (
-    REDIS_URL,
-    fresh_database,
-    require_services,
-    restart_postgres,
-    start_redis,
-    stop_redis,
-    wait_for_port,
-)
-from tests.served import Server, serve
+from tests.scaleout import fresh_database
+from tests.served import Server, serve_together
+from tests.services import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.process, pytest.mark.scaleout]
 
@@ -36,6 +34,8 @@ CREATE = (
     "{ apiKey { id } secret } }"
 )
 ROTATE = "mutation($id: ID!) { apiKeyRotate(input: {id: $id}) { apiKey { id } } }"
+# How soon after PostgreSQL is back every request must succeed again.
+RECOVERY_SECONDS = 2.0
 
 
 def gql(server: Server, token: str, query: str, **variables: object) -> httpx.Response:
@@ -54,15 +54,61 @@ def new_team(server: Server) -> tuple[str, str]:
     return created["team"]["id"], created["secret"]
 
 
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
+@contextmanager
+def running_on_private_services(
+    workdir: Path, count: int, postgres: PrivatePostgres, redis_server: PrivateRedis, template: str
+) -> Iterator[tuple[list[Server], str]]:
+    """`count` servers on a fresh database of the private cluster and on the private Redis."""
+    with fresh_database(template, postgres.url()) as url:
+        try:
+            with serve_together(
+                workdir,
+                count,
+                MAILKEYS_DATABASE_URL=url,
+                MAILKEYS_REDIS_URL=redis_server.url,
+                MAILKEYS_REDIS_PREFIX=f"mk-f-{uuid.uuid4().hex}:",
+            ) as servers:
+                yield servers, url
+        finally:
+            postgres.ensure_running()  # so that the database can be dropped
+
+
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[list[Server], str]]:
-    require_services()
-    env = {"MAILKEYS_REDIS_URL": REDIS_URL, "MAILKEYS_REDIS_PREFIX": f"mk-f-{uuid.uuid4().hex}:"}
-    with fresh_database(tmp_path) as url, ExitStack() as stack:
-        running = [
-            stack.enter_context(serve(tmp_path, MAILKEYS_DATABASE_URL=url, **env)) for _ in range(2)
-        ]
-        yield running, url
+def servers(
+    tmp_path: Path,
+    services_up: None,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
+) -> Iterator[tuple[list[Server], str]]:
+    """Two servers sharing a fresh database and Redis; and that database's URL."""
+    with running_on_private_services(
+        tmp_path, 2, postgres_server, redis_server, template
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path,
+    services_up: None,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
+) -> Iterator[Server]:
+    """One server on a fresh database and Redis."""
+    with running_on_private_services(
+        tmp_path, 1, postgres_server, redis_server, template
+    ) as running:
+        yield running[0][0]
 
 
 async def _rows(url: str, query: str, *args: object) -> list[asyncpg.Record]:
@@ -82,11 +128,14 @@ def test_killing_a_worker_mid_burst_leaves_no_half_written_rows(
         gql(first, admin, CREATE).json()["data"]["apiKeyCreate"]["apiKey"]["id"] for _ in range(10)
     ]
 
-    # a burst of creates and rotations on both servers; the second one is killed midway
+    # a burst of creates and rotations on both servers; the second one is killed midway,
+    # once a quarter of the burst has been answered and the rest is in flight
     async def burst() -> None:
+        answered = 0
         async with httpx.AsyncClient(timeout=30) as client:
 
             async def one(i: int) -> None:
+                nonlocal answered
                 server = (first, second)[i % 2]
                 if i < 10:
                     body = {"query": ROTATE, "variables": {"id": to_rotate[i]}}
@@ -99,13 +148,13 @@ def test_killing_a_worker_mid_burst_leaves_no_half_written_rows(
                         json=body,
                         headers={"Authorization": f"Bearer {admin}"},
                     )
+                answered += 1
+                if answered == 20:
+                    second.process.send_signal(signal.SIGKILL)
 
             await asyncio.gather(*(one(i) for i in range(80)))
 
-    killer = threading.Timer(0.3, lambda: second.process.send_signal(signal.SIGKILL))
-    killer.start()
     asyncio.run(burst())
-    killer.join()
     assert second.process.wait(timeout=10) == -signal.SIGKILL
 
     # then every stored key is whole: audited in its own transaction, rotation links intact
@@ -131,12 +180,22 @@ def test_killing_a_worker_mid_burst_leaves_no_half_written_rows(
     assert reported["CREDENTIALS"] == len(live_slots) <= 100
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One request of the load: when it was answered, and how."""
+
+    at: float
+    status: int
+    codes: list[str]
+    retryable: list[bool]
+
+
 def test_a_postgres_restart_gives_retryable_errors_then_recovers(
-    servers: tuple[list[Server], str],
+    server: Server, postgres_server: PrivatePostgres
 ) -> None:
-    (server, _), _ = servers
+    postgres = postgres_server
     _, admin = new_team(server)
-    outcomes: list[tuple[float, int, list[str], list[bool]]] = []
+    outcomes: list[Outcome] = []
     stop = threading.Event()
 
     def load() -> None:
@@ -147,50 +206,67 @@ def test_a_postgres_restart_gives_retryable_errors_then_recovers(
                 continue
             errors = response.json().get("errors", [])
             outcomes.append(
-                (
+                Outcome(
                     time.monotonic(),
                     response.status_code,
                     [e["extensions"]["code"] for e in errors],
                     [e["extensions"]["retryable"] for e in errors],
                 )
             )
-            time.sleep(0.02)
+            time.sleep(0.02)  # pace the load
+
+    def answered(since: float, status: int | None = None) -> int:
+        return sum(
+            1
+            for o in list(outcomes)
+            if o.at > since and (status is None or (o.status == 200) is (status == 200))
+        )
 
     loader = threading.Thread(target=load)
     loader.start()
     try:
-        time.sleep(0.5)
-        restart_postgres(down_seconds=2)
+        # given a server under load, answering
+        wait_until(lambda: answered(0, 200) >= 3, "the load is answered")
+        # when its database goes down until the outage shows, then comes back
+        stopped = time.monotonic()
+        postgres.stop()
+        wait_until(lambda: answered(stopped, 503) >= 3, "the outage is noticed")
+        postgres.start()
         restarted = time.monotonic()
-        time.sleep(4)
+        wait_until(
+            lambda: answered(restarted + RECOVERY_SECONDS) >= 10, "the load runs on after it"
+        )
     finally:
         stop.set()
         loader.join()
-        wait_for_port(5432)
+        postgres.ensure_running()
 
-    during = [o for o in outcomes if o[1] != 200]
+    # then every failure was a retryable UNAVAILABLE, and soon every request succeeds again
+    during = [o for o in outcomes if o.status != 200]
     assert during, "the outage was not noticed"
-    assert all(o[1] == 503 and o[2] == ["UNAVAILABLE"] and o[3] == [True] for o in during), during
-    recovered = [o for o in outcomes if o[0] > restarted + 2]
+    assert all(
+        o.status == 503 and o.codes == ["UNAVAILABLE"] and o.retryable == [True] for o in during
+    ), during
+    recovered = [o for o in outcomes if o.at > restarted + RECOVERY_SECONDS]
     assert recovered
-    assert all(o[1] == 200 for o in recovered), recovered[:5]
+    assert all(o.status == 200 for o in recovered), recovered[:5]
 
 
 def test_a_redis_restart_degrades_to_local_limits_then_recovers(
-    servers: tuple[list[Server], str],
+    server: Server, redis_server: PrivateRedis
 ) -> None:
-    (server, _), _ = servers
     _, admin = new_team(server)
     try:
-        stop_redis()
+        redis_server.stop()
         during = [gql(server, admin, VIEWER).status_code for _ in range(5)]
         degraded = httpx.get(f"{server.url}/readyz")
     finally:
-        start_redis()
-    deadline = time.monotonic() + 10
-    while httpx.get(f"{server.url}/readyz").json()["status"] != "ready":
-        assert time.monotonic() < deadline, "readiness did not recover"
-        time.sleep(0.2)
+        redis_server.start()
+    wait_until(
+        lambda: httpx.get(f"{server.url}/readyz").json()["status"] == "ready",
+        "readiness recovers",
+        timeout=10,
+    )
     after = gql(server, admin, VIEWER)
 
     assert during == [200] * 5

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from mailkeys.models import ApiKey, Mailbox, Provider
+from mailkeys import clock
+from mailkeys.clock import ManualClock
+from mailkeys.models import Mailbox, Provider
 from tests.conftest import OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
@@ -195,7 +197,7 @@ async def test_mailbox_class_keys_cannot_administer_the_team(
 
 
 async def test_rotation_keeps_both_working_until_the_grace_ends(
-    gql: Gql, make_team: MakeTeam, make_key: MakeKey
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey, manual_clock: ManualClock
 ) -> None:
     team = await make_team()
     key = await make_key(team.token, preset="root:readonly")
@@ -207,6 +209,11 @@ async def test_rotation_keeps_both_working_until_the_grace_ends(
     assert payload["previous"]["rotatedToId"] == payload["apiKey"]["id"]
     assert payload["previous"]["status"] == "ACTIVE"
     assert (await gql(VIEWER, token=key.token)).ok()
+    assert (await gql(VIEWER, token=payload["secret"])).ok()
+    manual_clock.advance(3599)  # the last second of the grace
+    assert (await gql(VIEWER, token=key.token)).ok()
+    manual_clock.advance(1)  # the grace is over
+    assert (await gql(VIEWER, token=key.token)).codes == ["UNAUTHENTICATED"]
     assert (await gql(VIEWER, token=payload["secret"])).ok()
 
 
@@ -287,15 +294,14 @@ async def test_another_teams_key_is_not_found(
 
 
 async def test_expired_key_fails_like_a_revoked_one(
-    gql: Gql, make_team: MakeTeam, make_key: MakeKey
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey, manual_clock: ManualClock
 ) -> None:
     team = await make_team()
-    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    soon = (clock.now() + timedelta(seconds=1)).isoformat()
     key = await make_key(team.token, preset="root:readonly", expiresAt=soon)
     assert (await gql(VIEWER, token=key.token)).ok()
 
-    # move the expiry into the past directly
-    await ApiKey.filter(id=key.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    manual_clock.advance(1)  # the key's last second is over
     result = await gql(VIEWER, token=key.token)
     listed = (await gql(KEYS, {"status": "EXPIRED"}, token=team.token)).ok()["apiKeys"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
+from mailkeys import clock
+from mailkeys.clock import ManualClock
 from mailkeys.models import ApiKey, KeyType
 from tests.conftest import Gql, TeamHandle
 
@@ -20,7 +21,7 @@ mutation($name: String) {
 
 async def fill_team(team_id: str, count: int) -> None:
     """Store `count` more active keys directly (issuing 98 through the API is slow and moot)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     await ApiKey.bulk_create(
         [
             ApiKey(
@@ -59,14 +60,15 @@ async def test_concurrent_creates_at_99_active_yield_exactly_one(
 
 
 async def test_revoked_and_expired_keys_free_their_slot(
-    gql: Gql, make_team: Callable[..., Awaitable[TeamHandle]]
+    gql: Gql, make_team: Callable[..., Awaitable[TeamHandle]], manual_clock: ManualClock
 ) -> None:
     team = await make_team()
     await fill_team(team.id, 99)
     assert (await gql(KEY_CREATE, token=team.token)).codes == ["LIMIT_EXCEEDED"]
 
-    await ApiKey.filter(id=f"filler{team.id[-6:]}0000").update(revoked_at=datetime.now(UTC))
-    await ApiKey.filter(id=f"filler{team.id[-6:]}0001").update(expires_at=datetime.now(UTC))
+    await ApiKey.filter(id=f"filler{team.id[-6:]}0000").update(revoked_at=clock.now())
+    await ApiKey.filter(id=f"filler{team.id[-6:]}0001").update(expires_at=clock.now())
+    manual_clock.advance(1)
 
     assert (await gql(KEY_CREATE, token=team.token)).ok()
     assert (await gql(KEY_CREATE, token=team.token)).ok()

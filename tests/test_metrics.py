@@ -123,6 +123,7 @@ async def test_authentication_outcomes_argon2_and_the_verified_cache(
 @pytest.mark.parametrize(
     "settings", [test_settings(metrics_token=METRICS_TOKEN, rate_limit_infrastructure=5)]
 )
+@pytest.mark.usefixtures("manual_clock")  # the five requests fall into one minute
 async def test_denials_and_rate_limit_rejections_are_counted(
     client: httpx.AsyncClient, gql: Gql, make_team: MakeTeam, make_key: MakeKey
 ) -> None:

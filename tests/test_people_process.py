@@ -33,10 +33,12 @@ def test_a_removed_member_is_refused_by_the_other_worker_on_the_next_request(
     make_oidc: MakeOidc, tmp_path: Path
 ) -> None:
     provider = make_oidc()
-    people = {"MAILKEYS_OIDC_ISSUER": provider.issuer}
     alice, bob = provider.login("alice@example.com"), provider.login("bob@example.com")
 
-    with serve(tmp_path, **people) as first, serve(tmp_path, **people) as second:
+    with (
+        serve(tmp_path, MAILKEYS_OIDC_ISSUER=provider.issuer) as first,
+        serve(tmp_path, MAILKEYS_OIDC_ISSUER=provider.issuer) as second,
+    ):
         # given bob, a member of alice's team, working through the second server
         team = ask(first.url, alice, 'mutation { teamCreate(input: {name: "A"}) { team { id } } }')
         team_id = team["data"]["teamCreate"]["team"]["id"]

@@ -21,7 +21,7 @@ from mailkeys.resolvers.policy_plans import affected_credentials, affected_teams
 
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()
-NOW = datetime.now(UTC)
+NOW = datetime(2027, 1, 15, 8, 0, 30, tzinfo=UTC)  # any fixed instant: decisions are as of it
 _ids = count(1)
 
 

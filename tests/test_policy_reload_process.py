@@ -11,7 +11,7 @@ import pytest
 
 from mailkeys.policy.files import shipped_policy_text
 from tests.conftest import OPERATOR_TOKEN
-from tests.served import serve
+from tests.served import migrate, serve, serve_together, sqlite_url
 
 pytestmark = pytest.mark.process
 
@@ -51,7 +51,8 @@ def can_create_keys(base_url: str, token: str) -> bool:
 
 
 def test_a_second_server_decides_with_an_applied_policy_within_a_second(tmp_path: Path) -> None:
-    with serve(tmp_path) as first, serve(tmp_path) as second:
+    migrate(sqlite_url(tmp_path))  # so that both servers may start at once
+    with serve_together(tmp_path, 2) as (first, second):
         # given two servers on one database, both deciding with version 1
         reader = readonly_key(first.url)
         assert call(second.url, OPERATOR_TOKEN, LOADED)["policy"]["loadedVersion"] == 1
@@ -102,9 +103,18 @@ def test_workers_starting_together_seed_one_version_and_all_follow(tmp_path: Pat
             'message: "readers create keys", force: true}) { version { version } } }',
             rules=READONLY_CREATES,
         )
-        time.sleep(1.0)
+        applied = time.monotonic()
 
-        # fresh connections land on either worker; every one answers with version 2
-        answers = [call(pair.url, OPERATOR_TOKEN, LOADED)["policy"] for _ in range(20)]
-        assert all(answer["loadedVersion"] == 2 for answer in answers), answers
+        # fresh connections land on either worker: within a second of the change, every one
+        # answers with version 2 (asked until 20 in a row do, each failure before the second
+        # is up forgiven, none after it)
+        in_a_row: list[dict[str, int]] = []
+        while len(in_a_row) < 20:
+            answer = call(pair.url, OPERATOR_TOKEN, LOADED)["policy"]
+            if answer["loadedVersion"] == 2:
+                in_a_row.append(answer)
+                continue
+            assert time.monotonic() - applied < 1.0, f"a worker kept version 1: {answer}"
+            in_a_row.clear()
+            time.sleep(0.02)
         assert all(can_create_keys(pair.url, reader) for _ in range(10))

@@ -1,7 +1,10 @@
 """The shipped policy as a truth table (STYLE: the table is the spec policy authors read).
 
-Every expectation below is written out from SPEC §2 by hand, never computed from the policy:
-if the policy and this file disagree, one of them is wrong and a person has to decide which.
+The expected decisions for the shipped presets, mailbox bindings, the operator and the
+gateways are the rows of `policy_tests/shipped.csv`, written out from SPEC §2 by hand, never
+computed from the policy: if the policy and that table disagree, one of them is wrong and a
+person has to decide which. Each row is asked of the policy here as a request asks it
+(`is_allowed`, `authorize`, `can_issue`); the rules below hold for every preset the table names.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind, Domain, Re
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.policy.rules import parse_policy
+from mailkeys.policy.tables import ISSUE_PREFIX, TableCase
 from mailkeys.policy.validation import PolicyLineError
 from mailkeys.policy.vocabulary import (
     MAILBOX_PERMISSIONS,
@@ -27,56 +31,19 @@ from mailkeys.policy.vocabulary import (
     TEAM_PERMISSIONS,
     expand_pattern,
 )
+from tests.shipped_table import decision_rows, issue_rows, preset_grants, row_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEAM = "team_A"
 OTHER_TEAM = "team_B"
 MAILBOXES = ("mbx_1", "mbx_2", "mbx_3", "mbx_4", "mbx_5")
 
-# ---------------------------------------------------------------------------------------------
-# The expected grants of every shipped preset, written literally from SPEC §2.
-# ---------------------------------------------------------------------------------------------
-
-FULL_ACCESS: frozenset[str] = frozenset(
-    {
-        "key.read", "key.create", "key.rotate", "key.revoke",
-        "team.read", "team.update",
-        "mailbox.admin.read", "mailbox.admin.create", "mailbox.admin.delete",
-        "mailbox.admin.manage",
-        "provider.read", "provider.create", "provider.update", "provider.delete",
-        "routing.read", "routing.create", "routing.update", "routing.delete",
-        "domain.read", "domain.create", "domain.verify", "domain.delete",
-        "webhook.read", "webhook.create", "webhook.update", "webhook.delete", "webhook.manage",
-        "billing.read", "billing.update",
-        "logs.read", "analytics.read",
-    }
-)  # fmt: skip
-READ_ONLY: frozenset[str] = frozenset(
-    {
-        "key.read", "team.read", "mailbox.admin.read", "provider.read", "routing.read",
-        "domain.read", "webhook.read", "billing.read", "logs.read", "analytics.read",
-    }
-)  # fmt: skip
-PROVIDER_ADMIN: frozenset[str] = frozenset(
-    {
-        "provider.read", "provider.create", "provider.update", "provider.delete",
-        "routing.read", "routing.create", "routing.update", "routing.delete",
-        "domain.read", "domain.create", "domain.verify", "domain.delete",
-        "logs.read",
-    }
-)  # fmt: skip
-BILLING_ADMIN: frozenset[str] = frozenset({"billing.read", "billing.update"})
-WEBHOOK_ADMIN: frozenset[str] = frozenset(
-    {"webhook.read", "webhook.create", "webhook.update", "webhook.delete", "webhook.manage"}
-)
-
-EXPECTED_PRESETS: dict[str, frozenset[str]] = {
-    "root:full": FULL_ACCESS,
-    "root:readonly": READ_ONLY,
-    "root:provider_admin": PROVIDER_ADMIN,
-    "root:billing_admin": BILLING_ADMIN,
-    "root:webhook_admin": WEBHOOK_ADMIN,
-}
+# The grants of every shipped preset, as policy_tests/shipped.csv states them.
+EXPECTED_PRESETS: dict[str, frozenset[str]] = preset_grants()
+FULL_ACCESS = EXPECTED_PRESETS["root:full"]
+READ_ONLY = EXPECTED_PRESETS["root:readonly"]
+BILLING_ADMIN = EXPECTED_PRESETS["root:billing_admin"]
+# What SPEC §2 calls them (names are no decision, so the table does not hold them).
 EXPECTED_PRESET_NAMES: dict[str, str] = {
     "root:full": "Full Access",
     "root:readonly": "Read Only",
@@ -86,18 +53,6 @@ EXPECTED_PRESET_NAMES: dict[str, str] = {
 }
 
 VOCABULARY: tuple[str, ...] = TEAM_PERMISSIONS + MAILBOX_PERMISSIONS + PLATFORM_PERMISSIONS
-
-
-def _truth_table() -> list[tuple[str, str, bool]]:
-    """(preset, permission, allowed) for every preset x every permission of the vocabulary."""
-    return [
-        (preset, permission, permission in granted)
-        for preset, granted in EXPECTED_PRESETS.items()
-        for permission in VOCABULARY
-    ]
-
-
-TRUTH_TABLE = _truth_table()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,26 +137,67 @@ def test_packaged_policy_files_are_the_repository_root_files() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The truth table: every preset x every permission
+# The truth table: every row of policy_tests/shipped.csv
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("preset", "permission", "expected"),
-    TRUTH_TABLE,
-    ids=[f"{p}-{perm}-{'allow' if e else 'deny'}" for p, perm, e in TRUTH_TABLE],
-)
-def test_preset_truth_table(preset: str, permission: str, expected: bool) -> None:
-    actor = infrastructure_key(preset)
-    resource = resource_for(permission)
+def test_the_table_decides_every_permission_for_every_spec_preset() -> None:
+    assert set(EXPECTED_PRESETS) == set(EXPECTED_PRESET_NAMES)
+    for preset, granted in EXPECTED_PRESETS.items():
+        assert granted <= set(VOCABULARY), preset  # and preset_grants() found one row each
 
-    assert policy.is_allowed(actor, permission, resource) is expected
-    if expected:
+
+def _request(case: TableCase) -> tuple[Actor, Resource]:
+    """The row's credential and resource as a request of team `team_A` would carry them."""
+    actor, resource = case.actor, case.resource
+    team = {"team": TEAM, "other-team": OTHER_TEAM}[resource.team_id or "team"]
+    if actor.team_id is None:  # the operator and the gateways belong to no team
+        return actor, Resource(team_id=None, mailbox_id=resource.mailbox_id)
+    return (
+        Actor(
+            kind=actor.kind,
+            credential_id="key_table",
+            team_id=TEAM,
+            preset=actor.preset,
+            permissions=actor.permissions,
+            mailbox_ids=actor.mailbox_ids,
+        ),
+        Resource(team_id=team, mailbox_id=resource.mailbox_id),
+    )
+
+
+DECISION_ROWS = decision_rows()
+
+
+@pytest.mark.parametrize("case", DECISION_ROWS, ids=[row_id(case) for case in DECISION_ROWS])
+def test_shipped_table_row_is_the_decision(case: TableCase) -> None:
+    actor, resource = _request(case)
+    permission = case.operation
+
+    if resource.team_id == OTHER_TEAM:  # another team's resource is not found, never forbidden
+        assert not case.expect_allowed
+        with pytest.raises(NotFoundError):
+            policy.authorize(actor, permission, resource)
+        return
+    assert policy.is_allowed(actor, permission, resource) is case.expect_allowed
+    if case.expect_allowed:
         policy.authorize(actor, permission, resource)
     else:
         with pytest.raises(PermissionDeniedError) as denied:
             policy.authorize(actor, permission, resource)
         assert denied.value.permission == permission
+
+
+ISSUE_ROWS = issue_rows()
+
+
+@pytest.mark.parametrize("case", ISSUE_ROWS, ids=[row_id(case) for case in ISSUE_ROWS])
+def test_shipped_table_issue_row_is_the_decision(case: TableCase) -> None:
+    actor, _ = _request(case)
+
+    assert policy.can_issue(actor, [case.operation.removeprefix(ISSUE_PREFIX)]) is (
+        case.expect_allowed
+    )
 
 
 @pytest.mark.parametrize("preset", sorted(EXPECTED_PRESETS))
@@ -257,7 +253,8 @@ def test_infrastructure_key_holding_a_non_preset_role_is_denied(role: str, permi
 
 
 # ---------------------------------------------------------------------------------------------
-# Mailbox permissions x mailbox binding (sending keys, mailbox keys, mailbox passwords)
+# Mailbox-class credentials (sending keys, mailbox keys, mailbox passwords): what each binding
+# allows on which mailbox is the table's "Bindings" rows; these rules hold for every binding.
 # ---------------------------------------------------------------------------------------------
 
 HELD = frozenset({"email.send", "mailbox.read"})
@@ -278,44 +275,6 @@ def binding_label(bound: frozenset[str] | None) -> str:
 
 
 BINDING_IDS = [f"{kind.value}-{binding_label(bound)}" for kind, bound, _, _ in BINDINGS]
-
-
-def _binding_cases() -> list[tuple[CredentialKind, frozenset[str] | None, str, str, bool]]:
-    cases = []
-    for kind, bound, covered, uncovered in BINDINGS:
-        for permission in MAILBOX_PERMISSIONS:
-            for mailbox_id in covered:
-                cases.append((kind, bound, permission, mailbox_id, permission in HELD))
-            for mailbox_id in uncovered:
-                cases.append((kind, bound, permission, mailbox_id, False))
-    return cases
-
-
-BINDING_CASES = _binding_cases()
-
-
-@pytest.mark.parametrize(
-    ("kind", "bound", "permission", "mailbox_id", "expected"),
-    BINDING_CASES,
-    ids=[
-        f"{k.value}-{binding_label(b)}-{p}-{m}-{'allow' if e else 'deny'}"
-        for k, b, p, m, e in BINDING_CASES
-    ],
-)
-def test_mailbox_permission_truth_table(
-    kind: CredentialKind,
-    bound: frozenset[str] | None,
-    permission: str,
-    mailbox_id: str,
-    expected: bool,
-) -> None:
-    actor = mailbox_class_key(kind, HELD, bound)
-    resource = Resource(team_id=TEAM, mailbox_id=mailbox_id)
-
-    assert policy.is_allowed(actor, permission, resource) is expected
-    if not expected:
-        with pytest.raises(PermissionDeniedError):
-            policy.authorize(actor, permission, resource)
 
 
 @pytest.mark.parametrize(("kind", "bound", "covered", "uncovered"), BINDINGS, ids=BINDING_IDS)

@@ -2,7 +2,9 @@
 
 The truth table at the end is SPEC §2 read operation by operation: for every role preset, a
 sending key and a mailbox key, each GraphQL operation of a team is either allowed (it answers
-without error, given valid inputs) or FORBIDDEN. The expectations are written out by hand.
+without error, given valid inputs) or FORBIDDEN. This file says which permission each
+operation needs; who holds it is looked up in policy_tests/shipped.csv, the one written
+statement of the presets' grants.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 import pytest
 
 from mailkeys.models import Domain, Webhook
+from mailkeys.policy import CredentialKind
+from mailkeys.policy.vocabulary import PERMISSION_DOMAIN
 from mailkeys.settings import Settings
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, KeyHandle, TeamHandle, test_settings
 from tests.dns_zone import DnsServer
+from tests.shipped_table import OWN_MAILBOX, expected, presets
 
 MakeTeam = Callable[..., Awaitable[TeamHandle]]
 MakeKey = Callable[..., Awaitable[KeyHandle]]
@@ -393,24 +398,16 @@ async def test_resource_changes_are_audited(
     assert webhook["signingSecret"] not in repr(events)
 
 
-@pytest.mark.parametrize(
-    ("preset", "allowed"),
-    [
-        ("root:full", True),
-        ("root:readonly", True),
-        ("root:provider_admin", True),
-        ("root:billing_admin", False),
-        ("root:webhook_admin", False),
-    ],
-)
+@pytest.mark.parametrize("preset", presets())
 async def test_audit_events_need_logs_read(
-    gql: Gql, make_team: MakeTeam, make_key: MakeKey, preset: str, allowed: bool
+    gql: Gql, make_team: MakeTeam, make_key: MakeKey, preset: str
 ) -> None:
     team = await make_team()
     key = await make_key(team.token, preset=preset)
 
     result = await gql(AUDIT, token=key.token)
 
+    allowed = expected(CredentialKind.INFRASTRUCTURE, "logs.read", preset=preset)
     assert result.codes == ([] if allowed else ["FORBIDDEN"])
 
 
@@ -426,6 +423,20 @@ MBOX = "mailbox key"
 PRINCIPALS = (FULL, READ, PROV, BILL, HOOK, SEND, MBOX)
 MAILBOX_PERMISSIONS = ["email.send", "email.receive", "mailbox.read", "mailbox.settings.update"]
 ADDRESS = "ops@example.com"
+
+
+def holds(principal: str, permission: str) -> bool:
+    """Whether policy_tests/shipped.csv lets the principal use `permission`: on its team, or,
+    for a mailbox permission, on the team's mailbox (the mailbox key's own)."""
+    mailbox_class = frozenset(MAILBOX_PERMISSIONS)
+    if principal == SEND:
+        return expected(CredentialKind.SENDING, permission, permissions=mailbox_class)
+    if principal == MBOX:
+        own = frozenset({OWN_MAILBOX})
+        return expected(
+            CredentialKind.MAILBOX, permission, permissions=mailbox_class, mailboxes=own
+        )
+    return expected(CredentialKind.INFRASTRUCTURE, permission, preset=principal)
 
 
 class World:
@@ -505,265 +516,265 @@ class World:
 
 @dataclass(frozen=True)
 class Operation:
-    """A GraphQL operation, the resources its variables name, and who may run it."""
+    """A GraphQL operation, the permissions that let one run it, the resources it names."""
 
     name: str
     document: str
-    allowed: frozenset[str]
+    # holding any one of these (on the team, or on the mailbox the operation names) suffices
+    permissions: tuple[str, ...]
     # variable name -> resource of the `World` it takes
     variables: tuple[tuple[str, str], ...] = ()
     # resources that must exist besides those named (a provider to send through)
     needs: tuple[str, ...] = ()
 
+    def allowed(self, principal: str) -> bool:
+        """Whether the shipped table gives the principal a permission this operation takes."""
+        return any(holds(principal, permission) for permission in self.permissions)
+
 
 def op(
     name: str,
     document: str,
-    allowed: set[str],
+    permissions: str | tuple[str, ...],
     needs: tuple[str, ...] = (),
     **variables: str,
 ) -> Operation:
-    """Shorthand for the table below: `op(name, document, allowed, id="mailbox")`."""
-    return Operation(name, document, frozenset(allowed), tuple(variables.items()), needs)
+    """Shorthand for the table below: `op(name, document, "mailbox.admin.read", id="mailbox")`."""
+    needed = (permissions,) if isinstance(permissions, str) else permissions
+    return Operation(name, document, needed, tuple(variables.items()), needs)
 
 
-# Each row: the operation, the permission it needs (in the comment), and the principals that
-# hold it according to SPEC §2. Mailbox-class keys hold the four mailbox permissions on their
-# mailboxes (the sending key: every mailbox of the team) and nothing of the team; platform
-# operations belong to the operator and the gateways, never to a team's credential.
+# Each row: the operation and the permission it needs (SPEC §2; README's operation table).
+# Mailbox-class keys in the table hold the four mailbox permissions on their mailboxes (the
+# sending key: every mailbox of the team); platform operations need platform permissions.
 OPERATIONS: tuple[Operation, ...] = (
-    # team.read
-    op("team", "query($id: ID!) { team(id: $id) { id } }", {FULL, READ}, id="team"),
-    # key.read, key.create, key.rotate, key.revoke
-    op("apiKeys", "{ apiKeys { totalCount } }", {FULL, READ}),
-    op("apiKey", "query($id: ID!) { apiKey(id: $id) { id } }", {FULL, READ}, id="key"),
+    op("team", "query($id: ID!) { team(id: $id) { id } }", "team.read", id="team"),
+    op("apiKeys", "{ apiKeys { totalCount } }", "key.read"),
+    op("apiKey", "query($id: ID!) { apiKey(id: $id) { id } }", "key.read", id="key"),
     op(
         "apiKeyCreate",
         'mutation { apiKeyCreate(input: {type: INFRASTRUCTURE, preset: "root:readonly"})'
         " { secret } }",
-        {FULL},
+        "key.create",
     ),
     op(
         "apiKeyRotate",
         "mutation($id: ID!) { apiKeyRotate(input: {id: $id}) { secret } }",
-        {FULL},
+        "key.rotate",
         id="key",
     ),
     op(
         "apiKeyRevoke",
         "mutation($id: ID!) { apiKeyRevoke(input: {id: $id}) { apiKey { id } } }",
-        {FULL},
+        "key.revoke",
         id="key",
     ),
-    # mailbox.admin.read (or mailbox.read on the mailbox, for mailbox-class keys)
-    op("mailboxes", "{ mailboxes { totalCount } }", {FULL, READ, SEND, MBOX}, ("mailbox",)),
+    op(
+        "mailboxes",
+        "{ mailboxes { totalCount } }",
+        ("mailbox.admin.read", "mailbox.read"),
+        ("mailbox",),
+    ),
     op(
         "mailbox",
         "query($id: ID!) { mailbox(id: $id) { id } }",
-        {FULL, READ, SEND, MBOX},
+        ("mailbox.admin.read", "mailbox.read"),
         id="mailbox",
     ),
     op(
         "mailboxPasswords",
         "query($id: ID!) { mailboxPasswords(mailboxId: $id) { id } }",
-        {FULL, READ},
+        "mailbox.admin.read",
         id="mailbox",
     ),
-    # mailbox.admin.create, mailbox.admin.delete
     op(
         "mailboxCreate",
         'mutation { mailboxCreate(input: {address: "new@example.com"}) { mailbox { id } } }',
-        {FULL},
+        "mailbox.admin.create",
     ),
     op(
         "mailboxDelete",
         "mutation($id: ID!) { mailboxDelete(input: {id: $id}) { mailbox { id } } }",
-        {FULL},
+        "mailbox.admin.delete",
         id="mailbox",
     ),
-    # mailbox.admin.manage (suspend, resume, passwords)
     op(
         "mailboxSuspend",
         "mutation($id: ID!) { mailboxSuspend(input: {id: $id}) { mailbox { id } } }",
-        {FULL},
+        "mailbox.admin.manage",
         id="mailbox",
     ),
     op(
         "mailboxResume",
         "mutation($id: ID!) { mailboxResume(input: {id: $id}) { mailbox { id } } }",
-        {FULL},
+        "mailbox.admin.manage",
         id="mailbox",
     ),
     op(
         "mailboxPasswordCreate",
         'mutation($id: ID!) { mailboxPasswordCreate(input: {mailboxId: $id, appName: "mua"})'
         " { password } }",
-        {FULL},
+        "mailbox.admin.manage",
         id="mailbox",
     ),
     op(
         "mailboxPasswordRevoke",
         "mutation($id: ID!) { mailboxPasswordRevoke(input: {id: $id}) { mailboxPassword { id } } }",
-        {FULL},
+        "mailbox.admin.manage",
         id="password",
     ),
-    # mailbox.settings.update on the mailbox, or mailbox.admin.manage
     op(
         "mailboxUpdate",
         'mutation($id: ID!) { mailboxUpdate(input: {id: $id, displayName: "Ops"})'
         " { mailbox { id } } }",
-        {FULL, SEND, MBOX},
+        ("mailbox.settings.update", "mailbox.admin.manage"),
         id="mailbox",
     ),
-    # email.send on the sender mailbox
     op(
         "emailSend",
         'mutation($from: String!) { emailSend(input: {from: $from, to: ["r@example.net"],'
         ' subject: "s", text: "t"}) { message { id } } }',
-        {SEND, MBOX},
+        "email.send",
         ("provider",),
         **{"from": "address"},
     ),
-    # provider.read, provider.create, provider.update, provider.delete
-    op("providers", "{ providers { totalCount } }", {FULL, READ, PROV}),
+    op("providers", "{ providers { totalCount } }", "provider.read"),
     op(
         "provider",
         "query($id: ID!) { provider(id: $id) { id } }",
-        {FULL, READ, PROV},
+        "provider.read",
         id="provider",
     ),
     op(
         "dependents",
         "query($id: ID!) { dependents(id: $id) { id } }",
-        {FULL, READ, PROV},
+        "provider.read",
         id="provider",
     ),
     op(
         "providerCreate",
         'mutation { providerCreate(input: {name: "mailgun"}) { provider { id } } }',
-        {FULL, PROV},
+        "provider.create",
     ),
     op(
         "providerUpdate",
         'mutation($id: ID!) { providerUpdate(input: {id: $id, name: "x"}) { provider { id } } }',
-        {FULL, PROV},
+        "provider.update",
         id="provider",
     ),
     op(
         "providerDeactivate",
         "mutation($id: ID!) { providerDeactivate(input: {id: $id}) { provider { id } } }",
-        {FULL, PROV},
+        "provider.update",
         id="provider",
     ),
     op(
         "providerActivate",
         "mutation($id: ID!) { providerActivate(input: {id: $id}) { provider { id } } }",
-        {FULL, PROV},
+        "provider.update",
         id="provider",
     ),
     op(
         "providerDelete",
         "mutation($id: ID!) { providerDelete(input: {id: $id}) { provider { id } } }",
-        {FULL, PROV},
+        "provider.delete",
         id="provider",
     ),
-    # routing.read, routing.create, routing.update, routing.delete
-    op("deliveryGroups", "{ deliveryGroups { totalCount } }", {FULL, READ, PROV}),
+    op("deliveryGroups", "{ deliveryGroups { totalCount } }", "routing.read"),
     op(
         "deliveryGroup",
         "query($id: ID!) { deliveryGroup(id: $id) { id } }",
-        {FULL, READ, PROV},
+        "routing.read",
         id="group",
     ),
     op(
         "deliveryGroupCreate",
         'mutation($p: ID!) { deliveryGroupCreate(input: {name: "bulk", providerIds: [$p]})'
         " { deliveryGroup { id } } }",
-        {FULL, PROV},
+        "routing.create",
         p="provider",
     ),
     op(
         "deliveryGroupUpdate",
         'mutation($id: ID!) { deliveryGroupUpdate(input: {id: $id, name: "x"})'
         " { deliveryGroup { id } } }",
-        {FULL, PROV},
+        "routing.update",
         id="group",
     ),
     op(
         "deliveryGroupDelete",
         "mutation($id: ID!) { deliveryGroupDelete(input: {id: $id}) { deliveryGroup { id } } }",
-        {FULL, PROV},
+        "routing.delete",
         id="group",
     ),
-    # domain.read, domain.create, domain.verify, domain.delete
-    op("domains", "{ domains { totalCount } }", {FULL, READ, PROV}),
+    op("domains", "{ domains { totalCount } }", "domain.read"),
     op(
         "domainCreate",
         'mutation { domainCreate(input: {name: "news.example.com"}) { domain { id } } }',
-        {FULL, PROV},
+        "domain.create",
     ),
     op(
         "domainVerify",
         "mutation($id: ID!) { domainVerify(input: {id: $id}) { domain { id } } }",
-        {FULL, PROV},
+        "domain.verify",
         id="domain",
     ),
     op(
         "domainDelete",
         "mutation($id: ID!) { domainDelete(input: {id: $id}) { domain { id } } }",
-        {FULL, PROV},
+        "domain.delete",
         id="domain",
     ),
-    # webhook.read, webhook.create, webhook.update, webhook.delete, webhook.manage
-    op("webhooks", "{ webhooks { totalCount } }", {FULL, READ, HOOK}),
+    op("webhooks", "{ webhooks { totalCount } }", "webhook.read"),
     op(
         "webhookCreate",
         'mutation { webhookCreate(input: {url: "https://hooks.example.com/new",'
         ' events: ["email.bounced"]}) { signingSecret } }',
-        {FULL, HOOK},
+        "webhook.create",
     ),
     op(
         "webhookUpdate",
         "mutation($id: ID!) { webhookUpdate(input: {id: $id, active: false}) { webhook { id } } }",
-        {FULL, HOOK},
+        "webhook.update",
         id="webhook",
     ),
     op(
         "webhookSecretRotate",
         "mutation($id: ID!) { webhookSecretRotate(input: {id: $id}) { signingSecret } }",
-        {FULL, HOOK},
+        "webhook.manage",
         id="webhook",
     ),
     op(
         "webhookDelete",
         "mutation($id: ID!) { webhookDelete(input: {id: $id}) { webhook { id } } }",
-        {FULL, HOOK},
+        "webhook.delete",
         id="webhook",
     ),
-    # billing.read, billing.update
-    op("billingProfile", "{ billingProfile { company } }", {FULL, READ, BILL}),
+    op("billingProfile", "{ billingProfile { company } }", "billing.read"),
     op(
         "billingProfileUpdate",
         'mutation { billingProfileUpdate(input: {company: "Acme"})'
         " { billingProfile { company } } }",
-        {FULL, BILL},
+        "billing.update",
     ),
-    # logs.read
-    op("auditEvents", "{ auditEvents { totalCount } }", {FULL, READ, PROV}),
-    # platform: the operator's and the gateways', never a team credential's
+    op("auditEvents", "{ auditEvents { totalCount } }", "logs.read"),
     op(
         "teamLimitsUpdate",
         "mutation($id: ID!) { teamLimitsUpdate(input: {teamId: $id, resource: DOMAINS,"
         " limit: 5}) { team { id } } }",
-        set(),
+        "platform.team.limits.update",
         id="team",
     ),
-    op("teamCreate", 'mutation { teamCreate(input: {name: "Mine"}) { secret } }', set()),
+    op(
+        "teamCreate",
+        'mutation { teamCreate(input: {name: "Mine"}) { secret } }',
+        "platform.team.create",
+    ),
     op(
         "credentialCheck",
         'query($a: String!) { credentialCheck(address: $a, secret: "x", protocol: SMTP)'
         " { allowed } }",
-        set(),
+        "platform.credential.check",
         a="address",
     ),
 )
@@ -790,17 +801,21 @@ async def test_operation_truth_table(
     result = await gql(operation.document, variables, token=key.token)
 
     # then it is answered without any error, or refused as FORBIDDEN and nothing else
-    expected: list[str] = [] if principal in operation.allowed else ["FORBIDDEN"]
+    expected: list[str] = [] if operation.allowed(principal) else ["FORBIDDEN"]
     assert result.codes == expected, result.body
     assert result.status == 200
     if expected:
         assert result.data is None
 
 
-def test_the_table_names_known_principals_and_each_operation_once() -> None:
+def test_the_table_names_known_permissions_and_each_operation_once() -> None:
     for operation in OPERATIONS:
-        assert operation.allowed <= set(PRINCIPALS), operation.name
+        assert set(operation.permissions) <= set(PERMISSION_DOMAIN), operation.name
     assert len({operation.name for operation in OPERATIONS}) == len(OPERATIONS)
+
+
+def test_the_principals_are_the_shipped_presets_and_both_mailbox_class_kinds() -> None:
+    assert set(PRINCIPALS) == {*presets(), SEND, MBOX}
 
 
 async def test_the_gateway_is_refused_team_operations(gql: Gql, make_team: MakeTeam) -> None:

@@ -1,28 +1,27 @@
 """Several servers on one PostgreSQL database and one Redis: one consistent service.
 
-Two `mailkeys serve` processes share the database and Redis, so every request can be sent
-to a chosen process (a `--workers 2` server would leave the choice to the kernel).
+Two `mailkeys serve` processes share the database and Redis (the test session's own, see
+tests/scaleout.py), so every request can be sent to a chosen process (a `--workers 2` server
+would leave the choice to the kernel).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN
-from tests.scaleout import REDIS_URL, fresh_database, require_services
-from tests.served import Server, serve
+from tests.conftest import GATEWAY_TOKEN, MID_MINUTE, OPERATOR_TOKEN
+from tests.scaleout import fresh_database
+from tests.served import Server, serve_together
+from tests.services import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.process, pytest.mark.scaleout]
 
@@ -57,24 +56,36 @@ class Cluster:
         return created["team"]["id"], created["secret"]
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    require_services()
-    extra: dict[str, str] = getattr(request, "param", {})
-    env = {
-        "MAILKEYS_REDIS_URL": REDIS_URL,
-        "MAILKEYS_REDIS_PREFIX": f"mk-scale-{uuid.uuid4().hex}:",
-        **extra,
-    }
-    with fresh_database(tmp_path) as url, ExitStack() as stack:
-        servers = [
-            stack.enter_context(
-                serve(
-                    tmp_path, MAILKEYS_DATABASE_URL=url, MAILKEYS_SHARED_DOMAIN="s.example", **env
-                )
-            )
-            for _ in range(2)
-        ]
+# Every key of the module's cluster may make 50 requests a minute: more than any test but the
+# rate limit's own makes with one key.
+RATE_LIMIT = 50
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PrivatePostgres,
+    redis_server: PrivateRedis,
+    template: str,
+) -> Iterator[Cluster]:
+    """One cluster for the module's tests, on a fresh database: each works in its own teams."""
+    postgres_server.ensure_running()  # a fault test before may have left them down
+    redis_server.ensure_running()
+    with (
+        fresh_database(template, postgres_server.url()) as url,
+        serve_together(
+            tmp_path_factory.mktemp("cluster"),
+            2,
+            # their wall clock stands still 30 s into a minute: requests counted against a
+            # one-minute budget (rate limits, failed checks) fall into one window
+            wall_clock=MID_MINUTE,
+            MAILKEYS_DATABASE_URL=url,
+            MAILKEYS_REDIS_URL=redis_server.url,
+            MAILKEYS_REDIS_PREFIX=f"mk-scale-{uuid.uuid4().hex}:",
+            MAILKEYS_RATE_LIMIT_INFRASTRUCTURE=str(RATE_LIMIT),
+            MAILKEYS_SHARED_DOMAIN="s.example",
+        ) as servers,
+    ):
         yield Cluster(servers=servers, url=url)
 
 
@@ -102,7 +113,7 @@ def test_revoke_on_one_server_refuses_the_next_request_on_the_other(cluster: Clu
 async def _fill(url: str, team_id: str, count: int) -> None:
     """Store `count` active keys for the team directly, as if issued earlier."""
     connection = await asyncpg.connect(url)
-    now = datetime.now(UTC)
+    now = datetime.fromtimestamp(MID_MINUTE, UTC)  # the servers' time
     try:
         await connection.executemany(
             "INSERT INTO api_key (id, team_id, type, name, preset, permissions, send_scope_ids,"
@@ -161,17 +172,14 @@ def test_concurrent_creates_over_both_servers_at_99_yield_exactly_one(cluster: C
         assert asyncio.run(_active(cluster.url, team_id)) == 100
 
 
-@pytest.mark.parametrize("cluster", [{"MAILKEYS_RATE_LIMIT_INFRASTRUCTURE": "20"}], indirect=True)
 def test_a_rate_limit_holds_in_total_across_servers(cluster: Cluster) -> None:
     _, admin = cluster.team()  # the operator made this request, not the key
-    if time.time() % 60 > 50:  # keep the burst inside one one-minute window
-        time.sleep(61 - time.time() % 60)
 
-    statuses = [cluster.post(i, admin, VIEWER).status_code for i in range(30)]
+    statuses = [cluster.post(i, admin, VIEWER).status_code for i in range(RATE_LIMIT + 10)]
 
-    assert statuses.count(200) == 20
+    assert statuses.count(200) == RATE_LIMIT
     assert statuses.count(429) == 10
-    assert statuses[:20] == [200] * 20
+    assert statuses[:RATE_LIMIT] == [200] * RATE_LIMIT
 
 
 def test_suspension_takes_effect_on_both_servers(cluster: Cluster) -> None:
@@ -248,8 +256,6 @@ def test_gateway_check_failures_are_counted_across_servers(cluster: Cluster) -> 
     legacy, tagged = new_password(), new_password()
     asyncio.run(_untag(cluster.url, legacy[:10]))
 
-    if time.time() % 60 > 50:  # keep the attempts inside one one-minute window
-        time.sleep(61 - time.time() % 60)
     for secret in (legacy, tagged):  # 5 wrong secrets for each real password id on each server
         assert not any(check(i, secret[:10] + "x" * 30) for i in range(10))
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from graphql import build_schema as parse_sdl
 
 from mailkeys.schema.sdl import schema_sdl
-from tests.served import server_env
+from tests.cli import Cli
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -31,16 +28,11 @@ def test_schema_file_is_valid_sdl_with_the_operations() -> None:
     assert {"apiKeyCreate", "apiKeyRotate", "apiKeyRevoke"} <= set(schema.mutation_type.fields)
 
 
-@pytest.mark.process
-def test_schema_export_command_writes_the_file_and_stdout(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "mailkeys.cli", "schema", "export"]
-    env = server_env(tmp_path)
+def test_schema_export_command_writes_the_file_and_stdout(tmp_path: Path, cli: Cli) -> None:
+    to_file = cli("schema", "export", str(tmp_path / "out.graphql"))
+    to_stdout = cli("schema", "export")
 
-    to_file = subprocess.run(
-        [*command, str(tmp_path / "out.graphql")], env=env, capture_output=True, check=True
-    )
-    to_stdout = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-
-    assert to_file.stdout == b""
+    assert (to_file.returncode, to_stdout.returncode) == (0, 0)
+    assert to_file.stdout == ""
     assert (tmp_path / "out.graphql").read_text(encoding="utf-8") == schema_sdl()
     assert to_stdout.stdout == schema_sdl()

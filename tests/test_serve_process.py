@@ -94,8 +94,11 @@ def test_health_endpoints_and_request_ids(tmp_path: Path) -> None:
 
 
 def test_team_create_command_prints_a_working_key_once(tmp_path: Path) -> None:
+    # the console script itself, as installed (the other command tests run it in-process)
+    console_script = Path(sys.executable).with_name("mailkeys")
+    assert console_script.exists(), f"{console_script}: mailkeys is not installed beside Python"
     printed = subprocess.run(
-        [sys.executable, "-m", "mailkeys.cli", "team", "create", "Acme"],
+        [str(console_script), "team", "create", "Acme"],
         cwd=tmp_path,
         env=server_env(tmp_path),
         capture_output=True,
