@@ -24,17 +24,14 @@ from mailkeys.resolvers import changes
 from mailkeys.settings import Argon2Parameters, Settings
 from tests.databases import empty_tables, orm_on, session_database
 
-# The `cli` fixture (the `mailkeys` command run in this process), and the private PostgreSQL
-# and Redis servers of the scale-out and fault tests.
-pytest_plugins = ["tests.cli", "tests.scaleout"]
-
-# The OpenID provider fixtures (`oidc`, `make_oidc`, `oidc_private`) and the DNS server
-# fixture (tests/dns_zone.py) for every test module.
-pytest_plugins = ["tests.oidc", "tests.dns_zone"]
+# Fixtures of every test module: `cli` (the `mailkeys` command run in this process), the
+# private PostgreSQL and Redis servers of the scale-out and fault tests, the OpenID provider
+# (`oidc`, `make_oidc`, `oidc_private`) and the DNS server (tests/dns_zone.py).
+pytest_plugins = ["tests.cli", "tests.scaleout", "tests.oidc", "tests.dns_zone"]
 
 OPERATOR_TOKEN = "operator-test-token-0123456789"
 GATEWAY_TOKEN = "gateway-test-token-0123456789"
-# argon2's cheapest profile: real hashing, fast tests (STYLE: never a fake hasher).
+# argon2's cheapest profile: real hashing, fast tests (never a fake hasher).
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 

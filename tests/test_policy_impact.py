@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
 
+from mailkeys import clock
 from mailkeys.auth.keys import actor_for_key
+from mailkeys.clock import ManualClock
 from mailkeys.models import ApiKey, KeyType, Mailbox, MailboxPassword, Team
 from mailkeys.models.impact import Configuration
 from mailkeys.policy import PolicySnapshot, effective_permissions
@@ -28,6 +31,13 @@ _ids = count(1)
 def changed(*extra: str, remove: tuple[str, ...] = ()) -> PolicySnapshot:
     lines = [line for line in SHIPPED.splitlines() if line.strip() not in remove]
     return build_snapshot(MODEL, "\n".join([*lines, *extra]) + "\n", version=2)
+
+
+@pytest.fixture(autouse=True)
+def as_of_now() -> Iterator[None]:
+    """Impact is computed as of `NOW`, the instant the stored rows are written against."""
+    with clock.using(ManualClock(NOW.timestamp())):
+        yield
 
 
 @pytest.fixture

@@ -161,6 +161,7 @@ def _request(case: TableCase) -> tuple[Actor, Resource]:
             preset=actor.preset,
             permissions=actor.permissions,
             mailbox_ids=actor.mailbox_ids,
+            team_role=actor.team_role,
         ),
         Resource(team_id=team, mailbox_id=resource.mailbox_id),
     )
