@@ -142,3 +142,25 @@ def test_limits_refuse_an_unknown_resource(cli: Cli) -> None:
 
     assert refused.returncode == 2
     assert "unknown resource 'bananas'" in refused.stderr
+
+
+def test_purge_removes_only_the_teams_whose_grace_has_ended(tmp_path: Path, cli: Cli) -> None:
+    leaving = cli("team", "create", "Leaving").stdout.split()[2]
+    staying = cli("team", "create", "Staying").stdout.split()[2]
+    with sqlite3.connect(tmp_path / "mailkeys.sqlite3") as connection:
+        [(created,)] = connection.execute("SELECT created_at FROM team WHERE id = ?", [leaving])
+        ended = "2000" + str(created)[4:]  # the stored format, long before now
+        connection.execute(
+            "UPDATE team SET deletion_requested_at = ?, purge_after = ? WHERE id = ?",
+            [ended, ended, leaving],
+        )
+
+    purged = cli("team", "purge")
+    again = cli("team", "purge")
+
+    assert purged.returncode == 0
+    assert purged.stdout.splitlines() == [f"purged team {leaving}", "1 team(s) purged"]
+    assert again.stdout.splitlines() == ["0 team(s) purged"]
+    with sqlite3.connect(tmp_path / "mailkeys.sqlite3") as connection:
+        remaining = [row[0] for row in connection.execute("SELECT id FROM team")]
+    assert remaining == [staying]

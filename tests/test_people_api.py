@@ -16,7 +16,7 @@ from mailkeys import clock
 from mailkeys.clock import ManualClock
 from mailkeys.models import Membership
 from mailkeys.settings import Settings
-from tests.conftest import GqlResult, test_settings
+from tests.conftest import GATEWAY_TOKEN, GqlResult, test_settings
 from tests.handmade_tokens import BAD_TOKENS, BadToken
 from tests.oidc import OidcProvider
 
@@ -54,6 +54,14 @@ DELETE = """
 mutation($name: String!) { teamDelete(input: {confirmName: $name}) { team { id purgeAfter } } }
 """
 CANCEL = "mutation { teamDeletionCancel { team { id purgeAfter } } }"
+MAILBOX_CREATE = """
+mutation($address: String!) { mailboxCreate(input: {address: $address}) { mailbox { id } } }
+"""
+PASSWORD_CREATE = """
+mutation($mailbox: ID!) {
+  mailboxPasswordCreate(input: {mailboxId: $mailbox, appName: "phone"}) { password }
+}
+"""
 AUDIT = "{ auditEvents(first: 50) { edges { node { action actor actorEmail outcome } } } }"
 
 
@@ -268,6 +276,38 @@ async def test_team_deletion_pauses_members_until_the_owner_cancels(
     assert paused.errors[0]["extensions"]["reason"] == "TEAM_DELETION_PENDING"
     assert owner_still.ok()
     assert back.ok()
+
+
+async def test_team_deletion_pauses_the_teams_keys_and_passwords_until_cancelled(
+    ask: Ask, client: httpx.AsyncClient, db: None, oidc: OidcProvider
+) -> None:
+    alice = oidc.login("alice@example.com")
+    team = await team_of(ask, alice)
+    key = (await ask(KEY_CREATE, alice, team, preset="root:full")).ok()["apiKeyCreate"]["secret"]
+    mailbox = (await ask(MAILBOX_CREATE, key, address="desk@example.com")).ok()
+    mailbox_id = mailbox["mailboxCreate"]["mailbox"]["id"]
+    password = (await ask(PASSWORD_CREATE, key, mailbox=mailbox_id)).ok()
+    secret = password["mailboxPasswordCreate"]["password"]
+
+    async def gateway_check() -> bool:
+        response = await client.post(
+            "/v1/credentials/check",
+            json={"address": "desk@example.com", "secret": secret, "protocol": "IMAP"},
+            headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+        )
+        return bool(response.json()["allowed"])
+
+    before = (await gateway_check(), (await ask(KEYS, key)).ok())
+    (await ask(DELETE, alice, team, name="Alice Co")).ok()
+    paused_key, paused_check = await ask(KEYS, key), await gateway_check()
+    (await ask(CANCEL, alice, team)).ok()
+    after = (await gateway_check(), (await ask(KEYS, key)).ok())
+
+    assert before[0]
+    assert after[0]
+    assert paused_key.codes == ["FORBIDDEN"]
+    assert paused_key.errors[0]["extensions"]["reason"] == "TEAM_DELETION_PENDING"
+    assert paused_check is False
 
 
 async def test_cors_answers_the_configured_origin_only(client: httpx.AsyncClient, db: None) -> None:

@@ -206,6 +206,8 @@ async def _find_candidate(
         return None, None, "unknown_address"
     if mailbox.status is not MailboxStatus.ACTIVE:
         return None, None, "suspended"
+    if mailbox.team_paused:
+        return None, None, "team_paused"
     return mailbox, candidate, failure
 
 

@@ -59,8 +59,10 @@ class KeyLike(Protocol):
     def mailbox_ids(self) -> list[str] | None: ...
 
 
-def actor_for_key(key: KeyLike) -> Actor:
-    """The facts about a key that decisions need, read from its row."""
+def actor_for_key(key: KeyLike, team_paused: bool = False) -> Actor:
+    """The facts about a key that decisions need, read from its row; a key of a team that
+    waits for its purge is `paused`: it authenticates, so its holder learns why, and every
+    decision refuses it."""
     if key.type is KeyType.MAILBOX:
         mailbox_ids: frozenset[str] | None = frozenset({str(key.mailbox_id)})
     elif key.type is KeyType.SENDING and key.mailbox_ids is not None:
@@ -74,6 +76,7 @@ def actor_for_key(key: KeyLike) -> Actor:
         preset=key.preset,
         permissions=frozenset(key.permissions),
         mailbox_ids=mailbox_ids,
+        paused=team_paused,
     )
 
 
@@ -154,7 +157,8 @@ class Authenticator:
         )
         rate = await self._limiter.hit(key.id, limit)
         self.last_used.touch(key.id, key.last_used_at, now)
-        return Authentication(actor=actor_for_key(key), rate=rate, key=key)
+        actor = actor_for_key(key, key.team_paused)
+        return Authentication(actor=actor, rate=rate, key=key)
 
 
 async def upgrade_tag(

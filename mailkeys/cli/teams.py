@@ -1,4 +1,5 @@
-"""`mailkeys team create|limits`: a new team and its first key; a team's limits."""
+"""`mailkeys team create|limits|purge`: a new team and its first key; a team's limits; the
+purge of teams whose deletion grace has ended."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mailkeys.cli.output import Subcommands, render_table, run
 from mailkeys.models import LimitedResource
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers import teams as team_resolvers
+from mailkeys.resolvers.team_deletion import purge_due_teams
 from mailkeys.settings import Settings
 
 
@@ -61,8 +63,17 @@ def team_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def team_purge(args: argparse.Namespace) -> int:
+    """Purge now every team whose deletion grace has ended (the server does it periodically)."""
+    purged = run(purge_due_teams)
+    for team_id in purged:
+        print(f"purged team {team_id}")
+    print(f"{len(purged)} team(s) purged")
+    return 0
+
+
 def register(commands: Subcommands[Any]) -> None:
-    """Add `mailkeys team create` and `mailkeys team limits`."""
+    """Add `mailkeys team create`, `limits` and `purge`."""
     team_parser = commands.add_parser(
         "team", help="team administration", description="Team administration for operators."
     )
@@ -89,3 +100,10 @@ def register(commands: Subcommands[Any]) -> None:
         " (repeatable)",
     )
     limits_parser.set_defaults(handler=team_limits)
+    purge_parser = team_commands.add_parser(
+        "purge",
+        help="purge the teams whose deletion grace has ended",
+        description="Remove now every team whose 7-day deletion grace has ended, with all it"
+        " holds; servers also do this every MAILKEYS_PURGE_INTERVAL_SECONDS.",
+    )
+    purge_parser.set_defaults(handler=team_purge)

@@ -22,7 +22,8 @@ from mailkeys.models.mailboxes import MailboxStatus
 _SQL = (
     "SELECT k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
     " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
-    " m.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at"
+    " m.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at,"
+    " t.deletion_requested_at AS team_deletion_requested_at"
     " FROM api_key k JOIN team t ON t.id = k.team_id"
     " LEFT JOIN mailbox m ON m.id = k.mailbox_id"
     " WHERE k.id = {param}"
@@ -37,6 +38,8 @@ class KeyFacts:
     team_id: str
     team_name: str
     team_created_at: datetime
+    # The team waits for its purge: the key authenticates but may do nothing.
+    team_paused: bool
     type: KeyType
     preset: str | None
     permissions: list[str]
@@ -59,7 +62,8 @@ class KeyFacts:
         return f"KeyFacts(id={self.id!r}, team_id={self.team_id!r}, type={self.type.value!r})"
 
 
-def _time(value: Any) -> datetime | None:
+def stored_time(value: Any) -> datetime | None:
+    """A stored timestamp as a datetime, whichever engine read it."""
     # SQLite hands back the ISO text Tortoise stored; asyncpg hands back datetimes.
     if value is None or isinstance(value, datetime):
         return value
@@ -77,7 +81,7 @@ async def fetch_key_facts(key_id: str) -> KeyFacts | None:
 
 
 def _key_facts(row: dict[str, Any]) -> KeyFacts:
-    team_created_at = _time(row["team_created_at"])
+    team_created_at = stored_time(row["team_created_at"])
     if team_created_at is None:
         raise ValueError("team without a creation time")
     return KeyFacts(
@@ -85,6 +89,7 @@ def _key_facts(row: dict[str, Any]) -> KeyFacts:
         team_id=row["team_id"],
         team_name=row["team_name"],
         team_created_at=team_created_at,
+        team_paused=row["team_deletion_requested_at"] is not None,
         type=KeyType(row["type"]),
         preset=row["preset"],
         permissions=list(_json(row["permissions"]) or []),
@@ -94,9 +99,9 @@ def _key_facts(row: dict[str, Any]) -> KeyFacts:
         secret_hash=row["secret_hash"],
         secret_tag=row["secret_tag"],
         allowed_ips=_json(row["allowed_ips"]),
-        last_used_at=_time(row["last_used_at"]),
-        expires_at=_time(row["expires_at"]),
-        revoked_at=_time(row["revoked_at"]),
+        last_used_at=stored_time(row["last_used_at"]),
+        expires_at=stored_time(row["expires_at"]),
+        revoked_at=stored_time(row["revoked_at"]),
     )
 
 
@@ -107,6 +112,8 @@ class MailboxFacts:
     id: str
     team_id: str
     status: MailboxStatus
+    # The mailbox's team waits for its purge: none of its credentials passes the check.
+    team_paused: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +157,12 @@ def _sqlite_reader(connection: Any) -> sqlite3.Connection | None:
 
 
 async def _one(sql: str, value: str) -> dict[str, Any] | None:
-    return await _first_row(sql.format(first="?", second="?", param="?"), sql, [value])
+    return await first_row(sql.format(first="?", second="?", param="?"), sql, [value])
 
 
-async def _first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, Any] | None:
+async def first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, Any] | None:
+    """The first row of a hand-written read: `sqlite_sql` with `?` placeholders, `sql` with
+    `{first}`/`{second}`/`{third}`/`{param}` fields numbered for PostgreSQL."""
     connection = Tortoise.get_connection("default")
     reader = _sqlite_reader(connection)
     if reader is not None:
@@ -171,8 +180,10 @@ _MAILBOX_AND_KEY_SQL = (
     "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status,"
     " k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
     " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
-    " km.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at"
-    " FROM mailbox m LEFT JOIN api_key k ON k.id = {first}"
+    " km.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at,"
+    " t.deletion_requested_at AS team_deletion_requested_at,"
+    " mt.deletion_requested_at AS m_team_deletion_requested_at"
+    " FROM mailbox m JOIN team mt ON mt.id = m.team_id LEFT JOIN api_key k ON k.id = {first}"
     " LEFT JOIN team t ON t.id = k.team_id LEFT JOIN mailbox km ON km.id = k.mailbox_id"
     " WHERE m.address = {second}"
 )
@@ -186,7 +197,7 @@ async def fetch_mailbox_and_key(
     The gateways' check reads a key this way, so that a key-shaped secret costs the same
     one statement as a password-shaped one, known or not.
     """
-    row = await _first_row(
+    row = await first_row(
         _MAILBOX_AND_KEY_SQL.format(first="?", second="?"),
         _MAILBOX_AND_KEY_SQL,
         [key_id, address],
@@ -199,14 +210,19 @@ async def fetch_mailbox_and_key(
 
 def _mailbox_facts(row: dict[str, Any]) -> MailboxFacts:
     return MailboxFacts(
-        id=row["m_id"], team_id=row["m_team_id"], status=MailboxStatus(row["m_status"])
+        id=row["m_id"],
+        team_id=row["m_team_id"],
+        status=MailboxStatus(row["m_status"]),
+        team_paused=row["m_team_deletion_requested_at"] is not None,
     )
 
 
 _MAILBOX_AND_CREDENTIAL_SQL = (
     "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status, p.id, p.mailbox_id,"
-    " p.secret_hash, p.secret_tag, p.allowed_ips, p.permissions, p.last_used_at, p.revoked_at"
-    " FROM mailbox m LEFT JOIN mailbox_password p ON p.mailbox_id = m.id AND p.id = {first}"
+    " p.secret_hash, p.secret_tag, p.allowed_ips, p.permissions, p.last_used_at, p.revoked_at,"
+    " mt.deletion_requested_at AS m_team_deletion_requested_at"
+    " FROM mailbox m JOIN team mt ON mt.id = m.team_id"
+    " LEFT JOIN mailbox_password p ON p.mailbox_id = m.id AND p.id = {first}"
     " WHERE m.address = {second}"
 )
 
@@ -215,7 +231,7 @@ async def fetch_mailbox_and_password(
     address: str, password_id: str
 ) -> tuple[MailboxFacts | None, PasswordFacts | None]:
     """The mailbox with this address and its password with this id, in one statement."""
-    row = await _first_row(
+    row = await first_row(
         _MAILBOX_AND_CREDENTIAL_SQL.format(first="?", second="?"),
         _MAILBOX_AND_CREDENTIAL_SQL,
         [password_id, address],
@@ -232,6 +248,6 @@ async def fetch_mailbox_and_password(
         secret_tag=row["secret_tag"],
         allowed_ips=_json(row["allowed_ips"]),
         permissions=list(_json(row["permissions"]) or []),
-        last_used_at=_time(row["last_used_at"]),
-        revoked_at=_time(row["revoked_at"]),
+        last_used_at=stored_time(row["last_used_at"]),
+        revoked_at=stored_time(row["revoked_at"]),
     )

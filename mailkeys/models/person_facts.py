@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailkeys import clock
-from mailkeys.models.key_facts import _first_row, _time
+from mailkeys.models.key_facts import first_row, stored_time
 from mailkeys.models.people import MemberRole, Person
 from mailkeys.tokens import new_id
 
@@ -40,20 +40,20 @@ class PersonFacts:
 
 async def fetch_person_facts(issuer: str, subject: str, team_id: str | None) -> PersonFacts | None:
     """The person with this identity, with their role in `team_id`; None if never seen."""
-    row = await _first_row(
+    row = await first_row(
         _SQL.format(first="?", second="?", third="?"), _SQL, [team_id or "", issuer, subject]
     )
     if row is None:
         return None
     role = MemberRole(row["role"]) if row["role"] else None
-    deleting = role is not None and _time(row["deletion_requested_at"]) is not None
+    deleting = role is not None and stored_time(row["deletion_requested_at"]) is not None
     return PersonFacts(
         id=row["id"],
         email=row["email"],
         role=role,
         team_deleting=deleting,
         team_name=row["team_name"],
-        team_created_at=_time(row["team_created_at"]),
+        team_created_at=stored_time(row["team_created_at"]),
     )
 
 
