@@ -24,14 +24,16 @@ from mailkeys.errors import (
     ServiceUnavailableError,
     UnauthenticatedError,
 )
+from mailkeys.schema import MailkeysSchema, build_schema
 from mailkeys.schema.errors import (
     CODES,
     INTERNAL,
     ErrorCode,
-    ErrorMapping,
     code_for,
     status_wins,
 )
+from mailkeys.schema.execution import Limits
+from tests.conftest import test_settings
 
 # SPEC §6: code -> HTTP status (None: the GraphQL envelope's 200)
 SPEC_CODES: dict[str, int | None] = {
@@ -245,7 +247,7 @@ class Query:
         return "ok"
 
 
-SCHEMA = strawberry.Schema(query=Query, extensions=[ErrorMapping])
+SCHEMA = MailkeysSchema(query=Query, limits=Limits.of(test_settings()))
 
 
 async def _run(query: str, variables: dict[str, Any] | None = None) -> tuple[Any, FakeContext]:
@@ -344,3 +346,15 @@ def test_each_concrete_error_says_when_it_is_raised(error_class: type[BaseExcept
 @pytest.mark.parametrize("error_class", ALL_SERVICE_ERRORS, ids=_name)
 def test_each_error_class_is_named_after_its_condition(error_class: type[BaseException]) -> None:
     assert error_class.__name__.endswith("Error")
+
+
+async def test_our_schema_answers_a_syntax_error_with_its_code() -> None:
+    schema = build_schema(test_settings())
+    for _ in range(2):  # the second time the parsed text comes from the cache
+        result = await schema.execute("{ viewer")
+        assert result.errors is not None
+        assert result.errors[0].extensions == {
+            "code": "BAD_USER_INPUT",
+            "retryable": False,
+            "requestId": None,
+        }

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-import strawberry.schema.schema as strawberry_schema
 from graphql import get_introspection_query
 from starlette.applications import Starlette
 
 from mailkeys import clock
 from mailkeys.clock import ManualClock
 from mailkeys.http.app import create_app
+from mailkeys.schema import execution
 from mailkeys.settings import Settings
 from tests.conftest import TeamHandle, test_settings
 
@@ -42,13 +42,13 @@ async def test_an_introspection_is_computed_once_and_served_from_memory(
 ) -> None:
     team = await make_team()
     executions: list[Any] = []
-    real_execute = strawberry_schema.execute  # type: ignore[attr-defined]
+    real_execute = execution.execute
 
     def counting_execute(*args: Any, **kwargs: Any) -> Any:
         executions.append(args)
         return real_execute(*args, **kwargs)
 
-    monkeypatch.setattr(strawberry_schema, "execute", counting_execute)
+    monkeypatch.setattr(execution, "execute", counting_execute)
     headers = {"authorization": f"Bearer {team.token}"}
 
     answers = [(await client.post("/graphql", json=INTROSPECTION, headers=headers)) for _ in "abc"]

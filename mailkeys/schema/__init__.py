@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Iterable
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ValidationCache,
-    max_aliases,
-    query_depth_limiter,
-)
-from strawberry.extensions.base_extension import SchemaExtension
-from strawberry.types import ExecutionContext
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from mailkeys.schema.allowlists import AllowlistMutations
 from mailkeys.schema.audit import AuditQueries
-from mailkeys.schema.errors import ErrorMapping
+from mailkeys.schema.execution import Limits, OperationRunner
 from mailkeys.schema.explain import ExplainQueries
-from mailkeys.schema.introspection import (
-    AnonymousBudget,
-    IntrospectionAnswers,
-    IntrospectionCache,
-)
 from mailkeys.schema.keys import KeyMutations, KeyQueries
 from mailkeys.schema.mailboxes import MailboxMutations, MailboxQueries
-from mailkeys.schema.observation import RequestObservation
-from mailkeys.schema.parsing import DocumentCache
 from mailkeys.schema.people import PeopleMutations, PeopleQueries
 from mailkeys.schema.policy_changes import PolicyChangeMutations
 from mailkeys.schema.policy_plans import PolicyPlanMutations, PolicyPlanQueries
@@ -77,40 +62,47 @@ class Mutation(
 
 
 class MailkeysSchema(strawberry.Schema):
-    """Strawberry's schema, minus its own error log: `ErrorMapping` logs unexpected errors
-    once, with the request id; expected domain errors are answers, not faults."""
+    """Strawberry's schema, run by our own operation loop (`execution.OperationRunner`): the
+    error mapping, the limits and caches, and the request log's view of each operation,
+    without Strawberry's per-request extension machinery."""
+
+    def __init__(self, *, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runner = OperationRunner(self, limits)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        return await self.runner.run(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+        )
+
+    def execute_sync(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        raise TypeError("mailkeys runs operations asynchronously: await execute()")
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        return None
+        return None  # `ErrorMapping` logs unexpected errors once, with the request id
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> MailkeysSchema:
     """The schema with the error mapping and the abuse limits (docs/api.md)."""
-    # Factories, not instances: Strawberry builds fresh extensions for every request. The
-    # validation rules are built once here: QueryDepthLimiter and MaxAliasesLimiter make new
-    # rule classes per instance, which ValidationCache takes as a new key every time.
-    rules: list[type[ASTValidationRule]] = [
-        query_depth_limiter.create_validator(settings.max_query_depth, None, None),
-        max_aliases.create_validator(settings.max_aliases),
-    ]
-    extensions: list[Callable[[], SchemaExtension]] = [
-        RequestObservation,  # first, so that its exit runs last and sees the mapped codes
-        ErrorMapping,
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        DocumentCache,
-        partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=256),
-        # Budget first: a refused anonymous request is not served from the cache either.
-        partial(AnonymousBudget, per_minute=settings.anonymous_per_minute),
-        partial(IntrospectionCache, answers=IntrospectionAnswers()),
-    ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
     return MailkeysSchema(
         query=Query,
         mutation=Mutation,
-        extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
+        limits=Limits.of(settings),
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import FieldNode, VariableDefinitionNode
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from mailkeys.errors import (
     ConflictError,
@@ -125,18 +124,15 @@ _REASONS: dict[type[MailkeysError], str] = {
 }
 
 
-class ErrorMapping(SchemaExtension):
-    """Maps domain errors to codes, masks anything else, and sets the HTTP status."""
+class ErrorMapping:
+    """Maps domain errors to codes, masks anything else, and sets the HTTP status: the last
+    step of every operation (`schema/execution.py`)."""
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        # Any result shape (executed, or refused while parsing/validating) carries `errors`.
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = self._map_all(errors)
+    def __init__(self, execution_context: ExecutionContext) -> None:
+        self.execution_context = execution_context
 
-    def _map_all(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+    def map_all(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        """The errors as the client sees them: codes, masked faults, one per value problem."""
         mapped: list[GraphQLError] = []
         described: set[str] = set()
         for error in errors:

@@ -17,32 +17,22 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from typing import Any
 
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    FieldNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    get_operation_ast,
-)
-from strawberry.extensions import SchemaExtension
+from graphql import ExecutionResult, FieldNode, GraphQLError, OperationDefinitionNode
 
 from mailkeys.errors import RateLimitedError
 from mailkeys.telemetry import metrics
 
 _INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+_FREE = frozenset({"__typename"})
 _CACHED_DOCUMENTS = 32
+AnswerKey = tuple[str, str | None, str]
 
 
-def _root_field_names(document: DocumentNode | None, operation_name: str | None) -> set[str] | None:
+def root_field_names(operation: OperationDefinitionNode | None) -> frozenset[str] | None:
     """The names of the operation's root fields, or None if any root selection is not a
     plain field (a fragment) or there is no such operation."""
-    operation: OperationDefinitionNode | None = (
-        get_operation_ast(document, operation_name) if document is not None else None
-    )
     if operation is None:
         return None
     names: set[str] = set()
@@ -50,7 +40,12 @@ def _root_field_names(document: DocumentNode | None, operation_name: str | None)
         if not isinstance(selection, FieldNode):
             return None
         names.add(selection.name.value)
-    return names
+    return frozenset(names)
+
+
+def is_introspection(names: frozenset[str] | None) -> bool:
+    """True for a document that asks the schema about itself and nothing else."""
+    return names is not None and names <= _INTROSPECTION_FIELDS
 
 
 class IntrospectionAnswers:
@@ -58,66 +53,44 @@ class IntrospectionAnswers:
 
     def __init__(self, size: int = _CACHED_DOCUMENTS) -> None:
         self._size = size
-        self._answers: OrderedDict[tuple[str, str | None, str], ExecutionResult] = OrderedDict()
+        self._answers: OrderedDict[AnswerKey, ExecutionResult] = OrderedDict()
 
-    def get(self, key: tuple[str, str | None, str]) -> ExecutionResult | None:
+    @staticmethod
+    def key(query: str, operation_name: str | None, variables: dict[str, Any] | None) -> AnswerKey:
+        """What an answer depends on: the text, the operation and the variables."""
+        return query, operation_name, json.dumps(variables or {}, sort_keys=True, default=str)
+
+    def get(self, key: AnswerKey) -> ExecutionResult | None:
+        """The stored answer, if any."""
         answer = self._answers.get(key)
         if answer is not None:
             self._answers.move_to_end(key)
         return answer
 
-    def put(self, key: tuple[str, str | None, str], answer: ExecutionResult) -> None:
+    def put(self, key: AnswerKey, answer: ExecutionResult) -> None:
+        """Keep a successful answer (only those: an error may be the caller's alone)."""
+        if answer.errors or answer.data is None:
+            return
         self._answers[key] = answer
         self._answers.move_to_end(key)
         while len(self._answers) > self._size:
             self._answers.popitem(last=False)
 
 
-class AnonymousBudget(SchemaExtension):
-    """Counts an operation of a caller without a valid credential against its address."""
-
-    def __init__(self, *, per_minute: int) -> None:
-        self.per_minute = per_minute
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context.context
-        authentication = getattr(context, "authentication", None)
-        names = _root_field_names(
-            self.execution_context.graphql_document, self.execution_context.operation_name
-        )
-        if authentication is not None and authentication.actor is None and names != {"__typename"}:
-            client = context.request.client
-            address = client.host if client is not None else "unknown"
-            decision = await context.services.limiter.hit(f"anonymous:{address}", self.per_minute)
-            context.response.headers.update(decision.headers())
-            if not decision.allowed:
-                metrics.RATE_LIMIT_REJECTIONS.labels("anonymous").inc()
-                refusal = RateLimitedError(decision.reset_after)
-                error = GraphQLError(str(refusal), original_error=refusal)
-                self.execution_context.result = ExecutionResult(data=None, errors=[error])
-        yield
-
-
-class IntrospectionCache(SchemaExtension):
-    """Serves an introspection-only document's answer from `answers` once computed."""
-
-    def __init__(self, *, answers: IntrospectionAnswers) -> None:
-        self.answers = answers
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context
-        names = _root_field_names(context.graphql_document, context.operation_name)
-        if context.result is not None or names is None or not names <= _INTROSPECTION_FIELDS:
-            yield
-            return
-        variables = json.dumps(context.variables or {}, sort_keys=True, default=str)
-        key = (context.query or "", context.operation_name, variables)
-        cached = self.answers.get(key)
-        if cached is not None:
-            context.result = cached
-            yield
-            return
-        yield
-        result: Any = context.result
-        if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
-            self.answers.put(key, result)
+async def anonymous_refusal(
+    context: Any, names: frozenset[str] | None, per_minute: int
+) -> ExecutionResult | None:
+    """Count an operation of a caller without a valid credential against its address; the
+    refusal to answer if its budget is spent."""
+    authentication = getattr(context, "authentication", None)
+    if authentication is None or authentication.actor is not None or names == _FREE:
+        return None
+    client = context.request.client
+    address = client.host if client is not None else "unknown"
+    decision = await context.services.limiter.hit(f"anonymous:{address}", per_minute)
+    context.response.headers.update(decision.headers())
+    if decision.allowed:
+        return None
+    metrics.RATE_LIMIT_REJECTIONS.labels("anonymous").inc()
+    refusal = RateLimitedError(decision.reset_after)
+    return ExecutionResult(data=None, errors=[GraphQLError(str(refusal), original_error=refusal)])

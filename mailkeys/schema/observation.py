@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from graphql import FieldNode, GraphQLSchema, OperationDefinitionNode, get_operation_ast
-from strawberry.extensions import SchemaExtension
+from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
 
 from mailkeys.telemetry.logs import current_request
 
@@ -33,24 +30,16 @@ def root_fields(schema: GraphQLSchema, operation: OperationDefinitionNode) -> st
     return ",".join(names) or INVALID
 
 
-class RequestObservation(SchemaExtension):
-    """Records the operation and outcome code; list it before `ErrorMapping` to see codes."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        record = current_request.get()
-        if record is None:
-            return
-        context = self.execution_context
-        if context.operation_name:
-            record.operation_name = context.operation_name[:_MAX_OPERATION_NAME]
-        document = context.graphql_document
-        operation = (
-            get_operation_ast(document, context.operation_name) if document is not None else None
-        )
-        record.operation = (
-            root_fields(context.schema._schema, operation) if operation is not None else INVALID
-        )
-        errors = getattr(context.result, "errors", None) or []
-        codes = [(error.extensions or {}).get("code") for error in errors]
-        record.code = next((str(code) for code in codes if code), "ERROR" if errors else "OK")
+def observe_operation(
+    operation_name: str | None, label: str | None, errors: list[GraphQLError] | None
+) -> None:
+    """Tell the request log which operation ran (`label`: its root fields, None: no such
+    operation) and its outcome code (after mapping)."""
+    record = current_request.get()
+    if record is None:
+        return
+    if operation_name:
+        record.operation_name = operation_name[:_MAX_OPERATION_NAME]
+    record.operation = label or INVALID
+    codes = [(error.extensions or {}).get("code") for error in errors or ()]
+    record.code = next((str(code) for code in codes if code), "ERROR" if errors else "OK")

@@ -37,8 +37,8 @@ class QueuedMessage:
     created_at: datetime = strawberry.field(description="When it was accepted.")
 
     @classmethod
-    def from_model(cls, message: records.Message) -> QueuedMessage:
-        """Convert a stored message."""
+    def from_model(cls, message: records.Queued) -> QueuedMessage:
+        """Convert a queued message."""
         return cls(
             id=strawberry.ID(message.id),
             status=message.status,
@@ -134,7 +134,12 @@ class SendingMutations:
                 [str(i) for i in input.delivery_group_hint] if input.delivery_group_hint else None
             ),
         )
+        services = info.context.services
         message = await sending_resolvers.send_email(
-            info.context.actor, email, info.context.services.shared_domain
+            info.context.actor,
+            email,
+            services.shared_domain,
+            services.outbox,
+            info.context.authentication.key,
         )
         return EmailSendPayload(message=QueuedMessage.from_model(message))
