@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mailkeys.http.middleware import header_bytes
+from mailkeys.http.edge import header_bytes
 from tests.served import serve
 
 PROBE = {"query": "{ __typename }"}

@@ -9,20 +9,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from tortoise.contrib.starlette import RegisterTortoise
 
 from mailkeys.auth.services import Services, build_services
 from mailkeys.http import graphiql, routes
+from mailkeys.http.edge import Edge, RequestLimits
 from mailkeys.http.graphql import MailkeysGraphQL
-from mailkeys.http.middleware import (
-    BodyLimitMiddleware,
-    FaultBarrier,
-    HeaderLimitMiddleware,
-    cors,
-    request_ids,
-)
-from mailkeys.http.observability import RequestLogMiddleware, metrics_endpoint
+from mailkeys.http.middleware import cors
+from mailkeys.http.observability import metrics_endpoint
 from mailkeys.http.policy_reload import PolicyReloader, PollingWatcher
 from mailkeys.models.database import DatabaseBehindError, orm_config, pending_migrations
 from mailkeys.resolvers.policy_versions import install_live_policy, model_text_for
@@ -87,11 +84,24 @@ def _lifespan(settings: Settings, services: Services) -> Lifespan:
     return lifespan
 
 
+class MailkeysApp(Starlette):
+    """Starlette without its outermost ServerErrorMiddleware: the edge (`edge.Edge`) is the
+    fault barrier here, and one more layer around every request is one more cost."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Starlette's order minus its first layer: user middleware, then the exception
+        # middleware that answers routing's HTTPExceptions (404, 405), then the router.
+        app: ASGIApp = ExceptionMiddleware(self.router, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI application (uvicorn calls this as a factory)."""
     settings = settings or Settings.from_env()
     services = build_services(settings)
-    app = Starlette(
+    app = MailkeysApp(
         routes=[
             Route("/graphql", MailkeysGraphQL(services), methods=["GET", "POST"]),
             Route("/v1/credentials/check", routes.credential_check(services), methods=["POST"]),
@@ -101,12 +111,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *graphiql.routes(settings.graphiql),
         ],
         middleware=[
-            request_ids(),
-            Middleware(FaultBarrier),
-            Middleware(RequestLogMiddleware),
+            Middleware(Edge),
             *cors(settings),
-            Middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                RequestLimits,
+                max_header_bytes=settings.max_header_bytes,
+                max_body_bytes=settings.max_body_bytes,
+            ),
         ],
         lifespan=_lifespan(settings, services),
     )

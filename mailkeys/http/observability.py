@@ -1,28 +1,27 @@
 """The request log line, request metrics, and the `/metrics` endpoint.
 
-`RequestLogMiddleware` opens a `RequestRecord` for each HTTP request; authentication and the
+The edge (`edge.py`) opens a `RequestRecord` for each HTTP request; authentication and the
 GraphQL layer fill it in (credential, team, operation, outcome code), and when the response
-has gone out the middleware counts the request and writes one `mailkeys.requests` line.
+has gone out `finish` counts the request and writes one `mailkeys.requests` line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from mailkeys import clock
 from mailkeys.models import KeyStatus, KeyType
 from mailkeys.models.inventory import PASSWORD_TYPE, credential_inventory
 from mailkeys.settings import Settings
 from mailkeys.telemetry import metrics
-from mailkeys.telemetry.logs import RequestRecord, current_request, request_id_var, request_log
+from mailkeys.telemetry.logs import RequestRecord, request_log
 
 # The outcome code of a request that no GraphQL execution answered, by HTTP status.
 _CODE_OF_STATUS = {
@@ -54,36 +53,6 @@ def operation_label(record: RequestRecord, scope: Scope) -> str:
         return MULTIPLE if "," in record.operation else record.operation
     route = scope.get("route")
     return route.path if isinstance(route, Route) else UNMATCHED
-
-
-class RequestLogMiddleware:
-    """Counts every HTTP request and logs one line for it; place inside RequestIdMiddleware."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        record = RequestRecord(
-            request_id=request_id_var.get(),
-            method=scope["method"],
-            path=scope["path"],
-        )
-        token = current_request.set(record)
-        started = time.perf_counter()
-
-        async def send_noting_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            finish(record, scope, time.perf_counter() - started)
-            current_request.reset(token)
 
 
 def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:

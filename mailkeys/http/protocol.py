@@ -2,7 +2,7 @@
 MAILKEYS_MAX_HEADER_BYTES is refused with 431 while it is still arriving.
 
 httptools has no limit of its own: every header is buffered whole before the application
-sees the request (a 32 MB header was parsed). `HeaderLimitMiddleware` answers what does
+sees the request (a 32 MB header was parsed). `edge.RequestLimits` answers what does
 arrive complete; this stops reading the rest. Only bytes received before the headers end
 are counted, so a large body in the same read never counts as headers.
 """

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from asgi_correlation_id import correlation_id
-
 from mailkeys.settings import LogFormat
 
 request_log = logging.getLogger("mailkeys.requests")
@@ -47,9 +45,9 @@ class RequestRecord:
 
 
 current_request: ContextVar[RequestRecord | None] = ContextVar("current_request", default=None)
-# The id of the request being served (set by the request-id middleware, asgi-correlation-id);
-# every log line, audit event and error of the request carries it.
-request_id_var: ContextVar[str | None] = correlation_id
+# The id of the request being served (set by the edge, `mailkeys.http.edge`); every log
+# line, audit event and error of the request carries it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def note_credential(
@@ -161,8 +159,6 @@ def logging_config(
             "tortoise": {"level": "WARNING"},
             "aiosqlite": {"level": "WARNING"},
             "asyncpg": {"level": "WARNING"},
-            # A client's malformed X-Request-Id is replaced, not worth a warning per request.
-            "asgi_correlation_id": {"level": "ERROR"},
         },
     }
 
