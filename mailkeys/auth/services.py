@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
@@ -16,6 +16,7 @@ from mailkeys.auth.people import PersonAuthenticator, looks_like_jwt
 from mailkeys.auth.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from mailkeys.auth.tags import SecretTags
 from mailkeys.dns_lookup import TxtLookup
+from mailkeys.models.outbox import Outbox
 from mailkeys.settings import Settings
 from mailkeys.tokens import SecretHasher
 from mailkeys.validation import domain_name
@@ -33,6 +34,8 @@ class Services:
     # Domains: the platform's shared domain (normalised) and the TXT lookup that verifies.
     shared_domain: str
     txt_lookup: TxtLookup
+    # Queued messages, committed in groups (models/outbox.py).
+    outbox: Outbox = field(default_factory=Outbox)
     # People's requests (JWTs from the identity provider); None when no issuer is configured.
     people: PersonAuthenticator | None = None
     http: httpx.AsyncClient | None = None

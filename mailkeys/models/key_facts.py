@@ -8,20 +8,18 @@ primary-key SELECT into a small frozen record; everything else uses the models.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise import Tortoise
-
-from mailkeys.models.keys import KeyStatus, KeyType, derive_status
+from mailkeys.models.hot_reads import first_row, stored_json, stored_time
+from mailkeys.models.keys import KeyStatus, KeyType, SendScopeMode, derive_status
 from mailkeys.models.mailboxes import MailboxStatus
 
 _SQL = (
     "SELECT k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
     " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
+    " k.send_scope_mode, k.send_scope_ids,"
     " m.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at,"
     " t.deletion_requested_at AS team_deletion_requested_at"
     " FROM api_key k JOIN team t ON t.id = k.team_id"
@@ -53,6 +51,9 @@ class KeyFacts:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    # Where a sending key may route (null: not set, so every active provider).
+    send_scope_mode: SendScopeMode | None
+    send_scope_ids: list[str]
 
     def status_at(self, now: datetime) -> KeyStatus:
         """The key's status at `now`, the same rule as `ApiKey.status_at`."""
@@ -62,22 +63,14 @@ class KeyFacts:
         return f"KeyFacts(id={self.id!r}, team_id={self.team_id!r}, type={self.type.value!r})"
 
 
-def stored_time(value: Any) -> datetime | None:
-    """A stored timestamp as a datetime, whichever engine read it."""
-    # SQLite hands back the ISO text Tortoise stored; asyncpg hands back datetimes.
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
 async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     """The key with this public id, or None."""
     row = await _one(_SQL, key_id)
     return None if row is None else _key_facts(row)
+
+
+async def _one(sql: str, value: str) -> dict[str, Any] | None:
+    return await first_row(sql.format(first="?", second="?", param="?"), sql, [value])
 
 
 def _key_facts(row: dict[str, Any]) -> KeyFacts:
@@ -92,16 +85,18 @@ def _key_facts(row: dict[str, Any]) -> KeyFacts:
         team_paused=row["team_deletion_requested_at"] is not None,
         type=KeyType(row["type"]),
         preset=row["preset"],
-        permissions=list(_json(row["permissions"]) or []),
+        permissions=list(stored_json(row["permissions"]) or []),
         mailbox_id=row["mailbox_id"],
         mailbox_status=MailboxStatus(row["mailbox_status"]) if row["mailbox_status"] else None,
-        mailbox_ids=_json(row["mailbox_ids"]),
+        mailbox_ids=stored_json(row["mailbox_ids"]),
         secret_hash=row["secret_hash"],
         secret_tag=row["secret_tag"],
-        allowed_ips=_json(row["allowed_ips"]),
+        allowed_ips=stored_json(row["allowed_ips"]),
         last_used_at=stored_time(row["last_used_at"]),
         expires_at=stored_time(row["expires_at"]),
         revoked_at=stored_time(row["revoked_at"]),
+        send_scope_mode=SendScopeMode(row["send_scope_mode"]) if row["send_scope_mode"] else None,
+        send_scope_ids=list(stored_json(row["send_scope_ids"]) or []),
     )
 
 
@@ -133,53 +128,11 @@ class PasswordFacts:
         return f"PasswordFacts(id={self.id!r}, mailbox_id={self.mailbox_id!r})"
 
 
-_READERS: dict[str, sqlite3.Connection] = {}
-
-
-def _sqlite_reader(connection: Any) -> sqlite3.Connection | None:
-    """A synchronous read-only connection to the same SQLite file, or None.
-
-    aiosqlite runs every statement in its worker thread, and the round trip costs more than
-    a primary-key read itself (about 100 us against 20). These reads are short and indexed,
-    so on the embedded default they run on the event loop; the file is in WAL mode, so a
-    reader never waits for a writer and sees every committed revocation on its next read.
-    """
-    filename = getattr(connection, "filename", None)
-    if connection.capabilities.dialect != "sqlite" or not filename or filename == ":memory:":
-        return None
-    reader = _READERS.get(filename)
-    if reader is None:
-        reader = sqlite3.connect(filename, timeout=5, check_same_thread=False)
-        reader.execute("PRAGMA query_only = 1")
-        reader.row_factory = sqlite3.Row
-        _READERS[filename] = reader
-    return reader
-
-
-async def _one(sql: str, value: str) -> dict[str, Any] | None:
-    return await first_row(sql.format(first="?", second="?", param="?"), sql, [value])
-
-
-async def first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, Any] | None:
-    """The first row of a hand-written read: `sqlite_sql` with `?` placeholders, `sql` with
-    `{first}`/`{second}`/`{third}`/`{param}` fields numbered for PostgreSQL."""
-    connection = Tortoise.get_connection("default")
-    reader = _sqlite_reader(connection)
-    if reader is not None:
-        found = reader.execute(sqlite_sql, values).fetchone()
-        return dict(found) if found is not None else None
-    if connection.capabilities.dialect == "postgres":
-        numbered = sql.format(param="$1", first="$1", second="$2", third="$3")
-    else:
-        numbered = sqlite_sql
-    rows = await connection.execute_query_dict(numbered, values)
-    return rows[0] if rows else None
-
-
 _MAILBOX_AND_KEY_SQL = (
     "SELECT m.id AS m_id, m.team_id AS m_team_id, m.status AS m_status,"
     " k.id, k.team_id, k.type, k.preset, k.permissions, k.mailbox_id, k.mailbox_ids,"
     " k.secret_hash, k.secret_tag, k.allowed_ips, k.last_used_at, k.expires_at, k.revoked_at,"
+    " k.send_scope_mode, k.send_scope_ids,"
     " km.status AS mailbox_status, t.name AS team_name, t.created_at AS team_created_at,"
     " t.deletion_requested_at AS team_deletion_requested_at,"
     " mt.deletion_requested_at AS m_team_deletion_requested_at"
@@ -246,8 +199,8 @@ async def fetch_mailbox_and_password(
         mailbox_id=row["mailbox_id"],
         secret_hash=row["secret_hash"],
         secret_tag=row["secret_tag"],
-        allowed_ips=_json(row["allowed_ips"]),
-        permissions=list(_json(row["permissions"]) or []),
+        allowed_ips=stored_json(row["allowed_ips"]),
+        permissions=list(stored_json(row["permissions"]) or []),
         last_used_at=stored_time(row["last_used_at"]),
         revoked_at=stored_time(row["revoked_at"]),
     )

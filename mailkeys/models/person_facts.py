@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailkeys import clock
-from mailkeys.models.key_facts import first_row, stored_time
+from mailkeys.models.hot_reads import first_row, stored_time
 from mailkeys.models.people import MemberRole, Person
 from mailkeys.tokens import new_id
 

@@ -32,7 +32,7 @@ from mailkeys.pages import Page, decode_cursor, encode_cursor, page_size
 from mailkeys.policy import Actor, CredentialKind, Resource, authorize, current, is_allowed
 from mailkeys.policy.explain import PolicyExplanation, explain_decision
 from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, Domain
-from mailkeys.resolvers.sending import Scope, eligible_pool
+from mailkeys.resolvers.sending import Scope, eligible_providers
 from mailkeys.validation import is_resource_id
 
 SEND = "email.send"
@@ -239,7 +239,7 @@ async def _gates(
             )
         )
     if permission == SEND and credential.scope is not None:
-        pool = await eligible_pool(credential.team_id, credential.scope, None)
+        pool = await eligible_providers(credential.team_id, credential.scope, None)
         gates.append(
             Gate(
                 "send_scope",

@@ -28,6 +28,7 @@ from mailkeys.models import (
     Team,
     Webhook,
 )
+from mailkeys.models.outbox import Queued
 
 __all__ = [
     "ApiKey",
@@ -49,6 +50,7 @@ __all__ = [
     "PolicyChangeSource",
     "PolicyVersion",
     "Provider",
+    "Queued",
     "SendScopeMode",
     "Team",
     "Webhook",

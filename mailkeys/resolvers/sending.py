@@ -3,36 +3,32 @@
 Provider choice: the eligible pool is the team's active providers that the key's send scope
 (all, a provider list, or delivery groups) and the optional delivery-group hint allow. From
 the pool, the provider selected least recently goes next (never-used first, ties by id), so
-traffic rotates evenly; the choice is recorded on the provider in the same transaction as
-the queued message. An empty pool is a retryable conflict, never a fallback outside scope.
+traffic rotates evenly; the choice is made and recorded in the same transaction as the
+queued message (`models.outbox`, which commits concurrent sends together). An empty pool is
+a retryable conflict, never a fallback outside scope.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.transactions import in_transaction
-
-from mailkeys import clock
 from mailkeys.errors import (
     ConflictError,
     InvalidInputError,
     NoProviderAvailableError,
     SenderDomainNotVerifiedError,
 )
-from mailkeys.models import (
-    ApiKey,
-    DeliveryGroup,
-    Mailbox,
-    MailboxStatus,
-    Message,
-    Provider,
-    SendScopeMode,
+from mailkeys.models import ApiKey, MailboxStatus, SendScopeMode
+from mailkeys.models.key_facts import KeyFacts
+from mailkeys.models.outbox import Outbox, Outgoing, Queued
+from mailkeys.models.sending import (
+    active_provider_ids,
+    fetch_sender,
+    group_provider_ids,
+    known_group_count,
 )
-from mailkeys.models.domain_claims import may_use_address
-from mailkeys.policy import Actor, CredentialKind, authorize, resource_of
-from mailkeys.tokens import new_id
-from mailkeys.validation import clean_text, email_address, unique_ids
+from mailkeys.policy import Actor, CredentialKind, Resource, authorize
+from mailkeys.validation import clean_text, domain_of, email_address, unique_ids
 
 MAX_RECIPIENTS = 50
 MAX_BODY = 1_000_000
@@ -58,39 +54,39 @@ class Scope:
     ids: list[str]
 
 
-async def _scope_of(actor: Actor) -> Scope:
+async def _scope_of(actor: Actor, key: KeyFacts | None) -> Scope:
+    """Where the credential may route: from the key authentication read, else its row."""
     if actor.kind is CredentialKind.SENDING and actor.credential_id:
-        key = await ApiKey.get(id=actor.credential_id)
-        if key.send_scope_mode:
-            return Scope(SendScopeMode(key.send_scope_mode), list(key.send_scope_ids))
+        if key is not None and key.id == actor.credential_id:
+            mode, ids = key.send_scope_mode, key.send_scope_ids
+        else:
+            stored = await ApiKey.get(id=actor.credential_id)
+            mode, ids = stored.send_scope_mode, list(stored.send_scope_ids)
+        if mode:
+            return Scope(SendScopeMode(mode), ids)
     # Mailbox keys (and any other credential the policy lets send) use every active provider.
     return Scope(SendScopeMode.ALL, [])
 
 
-async def _group_members(team_id: str, group_ids: list[str]) -> set[str]:
-    groups = await DeliveryGroup.filter(id__in=group_ids, team_id=team_id).prefetch_related(
-        "providers"
-    )
-    return {provider.id for group in groups for provider in group.providers}
-
-
-async def eligible_pool(team_id: str, scope: Scope, hint: list[str] | None) -> list[Provider]:
-    """The active providers a send may use, given the key's scope and the hint."""
-    query = Provider.filter(team_id=team_id, active=True)
+async def eligible_providers(team_id: str, scope: Scope, hint: list[str] | None) -> list[str]:
+    """The ids of the active providers a send may use, given the key's scope and the hint."""
+    eligible = await active_provider_ids(team_id)
     if scope.mode is SendScopeMode.PROVIDERS:
-        query = query.filter(id__in=scope.ids)
+        allowed = set(scope.ids)
+        eligible = [provider for provider in eligible if provider in allowed]
     elif scope.mode is SendScopeMode.DELIVERY_GROUPS:
-        query = query.filter(id__in=list(await _group_members(team_id, scope.ids)))
+        grouped = await group_provider_ids(team_id, scope.ids)
+        eligible = [provider for provider in eligible if provider in grouped]
     if hint:
         if scope.mode is SendScopeMode.DELIVERY_GROUPS and not set(hint) <= set(scope.ids):
             raise InvalidInputError(
                 "deliveryGroupHint", "The hint must be a subset of this key's delivery groups."
             )
-        known = await DeliveryGroup.filter(id__in=hint, team_id=team_id).count()
-        if known != len(hint):
+        if await known_group_count(team_id, hint) != len(hint):
             raise InvalidInputError("deliveryGroupHint", "Unknown delivery group.")
-        query = query.filter(id__in=list(await _group_members(team_id, hint)))
-    return await query
+        hinted = await group_provider_ids(team_id, hint)
+        eligible = [provider for provider in eligible if provider in hinted]
+    return eligible
 
 
 def _validate(email: OutgoingEmail) -> OutgoingEmail:
@@ -108,41 +104,43 @@ def _validate(email: OutgoingEmail) -> OutgoingEmail:
     )
 
 
-async def send_email(actor: Actor, email: OutgoingEmail, shared_domain: str) -> Message:
+async def send_email(
+    actor: Actor,
+    email: OutgoingEmail,
+    shared_domain: str,
+    outbox: Outbox,
+    key: KeyFacts | None = None,
+) -> Queued:
     """Queue a message from one of the team's mailboxes through a provider in scope.
 
-    The sender's address must be on the shared domain or on a domain its team holds.
+    The sender's address must be on the shared domain or on a domain its team holds. `key`
+    is the sending key as authentication read it (its scope need not be read again).
     """
     email = _validate(email)
     team_id = actor.own_team("email.send")
-    mailbox = await Mailbox.filter(address=email.sender, team_id=team_id).first()
-    if mailbox is None:
+    domain = domain_of(email.sender)
+    sender = await fetch_sender(team_id, email.sender, domain)
+    if sender is None:
         raise InvalidInputError("from", "The sender is not a mailbox of this team.")
-    authorize(actor, "email.send", resource_of(mailbox))
-    if mailbox.status is not MailboxStatus.ACTIVE:
+    authorize(actor, "email.send", Resource(team_id=sender.team_id, mailbox_id=sender.id))
+    if sender.status is not MailboxStatus.ACTIVE:
         raise ConflictError("The sender mailbox is suspended.")
-    if not await may_use_address(mailbox.team_id, mailbox.address, shared_domain):
+    if domain != shared_domain and not sender.domain_held:
         raise SenderDomainNotVerifiedError()
-    pool = await eligible_pool(mailbox.team_id, await _scope_of(actor), email.delivery_group_hint)
-    if not pool:
+    scope = await _scope_of(actor, key)
+    eligible = await eligible_providers(sender.team_id, scope, email.delivery_group_hint)
+    if not eligible:
         raise NoProviderAvailableError()
-    # Sorted here: SQLite and PostgreSQL disagree on where NULLs go in ORDER BY.
-    chosen = min(pool, key=lambda p: (p.last_selected_at is not None, p.last_selected_at, p.id))
-    async with in_transaction():
-        provider = await Provider.filter(id=chosen.id).select_for_update().first()
-        if provider is None:  # deleted meanwhile
-            raise NoProviderAvailableError()
-        provider.last_selected_at = clock.now()
-        await provider.save(update_fields=["last_selected_at"])
-        return await Message.create(
-            id=new_id("msg"),
-            team_id=mailbox.team_id,
-            mailbox_id=mailbox.id,
-            provider_id=provider.id,
-            credential_id=actor.label,
+    return await outbox.put(
+        Outgoing(
+            team_id=sender.team_id,
+            mailbox_id=sender.id,
+            credential=actor.label,
             sender=email.sender,
             recipients=email.to,
             subject=email.subject,
             text=email.text or "",
             html=email.html or "",
+            eligible=tuple(eligible),
         )
+    )
