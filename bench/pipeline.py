@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,14 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import REPO, base_env, free_port, load_average, mailkeys_command
+from bench.common import (
+    REPO,
+    base_env,
+    free_port,
+    load_average,
+    mailkeys_command,
+    tree_cpu_seconds,
+)
 from bench.load import LoadResult, Request, run_wrk, wrk_path, wrk_version
 from bench.server import Server, create_team
 
@@ -79,6 +86,7 @@ class Baseline:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.pid = self._process.pid
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -195,6 +203,8 @@ class Figure:
     baseline: str | None = None
     target: float | None = None
     p99_target_ms: float | None = None
+    # The server process answering it (its CPU time per request is reported too).
+    pid: int = 0
 
 
 @dataclass
@@ -202,6 +212,9 @@ class Measured:
     """Every round of one figure; the better one is reported."""
 
     rounds: list[LoadResult] = field(default_factory=list)
+    # The server's CPU time per answered request, each round: steadier than a rate on a
+    # machine that does other work meanwhile.
+    cpu_us: list[float] = field(default_factory=list)
 
     @property
     def best(self) -> LoadResult:
@@ -263,7 +276,9 @@ RATIO_OF = {
 TARGETS = {"typename": 0.85, "viewer": 0.6, "send": 0.5, "check": 0.4}
 
 
-def mailkeys_figures(url: str, credentials: Credentials, suffix: str = "") -> list[Figure]:
+def mailkeys_figures(
+    url: str, credentials: Credentials, suffix: str = "", pid: int = 0
+) -> list[Figure]:
     """The mailkeys rows for one server; `suffix` names its engine and workers in the table.
 
     The targets hold on the embedded default (no suffix); elsewhere the ratios are reported,
@@ -297,6 +312,7 @@ def mailkeys_figures(url: str, credentials: Credentials, suffix: str = "") -> li
                 baseline,
                 target,
                 50.0 if name == "send" and not suffix else None,
+                pid,
             )
         )
     return figures
@@ -309,12 +325,14 @@ def baseline_figures(starlette: Baseline, strawberry: Baseline) -> list[Figure]:
             "starlette",
             "bare Starlette JSON route",
             _fixed(_json_request(f"{starlette.url}/json", {"a": 1}, "", None)),
+            pid=starlette.pid,
         ),
         Figure(
             "strawberry",
             "bare Strawberry { __typename }, ParserCache + ValidationCache",
             _fixed(_json_request(f"{strawberry.url}/graphql", {"query": TYPENAME}, "", None)),
             "starlette",
+            pid=strawberry.pid,
         ),
     ]
 
@@ -330,6 +348,14 @@ class Options:
     rounds: int
     warmup: int
     requests_for_memory: int
+    # While working on one part: only these mailkeys rows, SQLite only, no memory section.
+    rows: tuple[str, ...] = ("typename", "viewer", "send", "check")
+    sqlite_only: bool = False
+
+    @property
+    def partial(self) -> bool:
+        """True when only part of the run was asked for."""
+        return self.sqlite_only or len(self.rows) < len(RATIO_OF)
 
 
 def measure(figures: list[Figure], options: Options) -> dict[str, Measured]:
@@ -340,25 +366,41 @@ def measure(figures: list[Figure], options: Options) -> dict[str, Measured]:
     for number in range(options.rounds):
         say(f"  round {number + 1} of {options.rounds} (load average {load_average()})")
         for figure in figures:
+            cpu_before = tree_cpu_seconds(figure.pid)
             result = run_wrk(figure.request, options.seconds, CONNECTIONS)
+            cpu_us = (tree_cpu_seconds(figure.pid) - cpu_before) * 1e6 / max(1, result.requests)
             if result.errors:
                 raise RuntimeError(f"{figure.label}: {result.errors} wrong answers")
             measured[figure.key].rounds.append(result)
-            say(f"    {figure.label}: {result.rate:,.0f} req/s, p99 {result.p99_ms:.1f} ms")
+            measured[figure.key].cpu_us.append(cpu_us)
+            say(
+                f"    {figure.label}: {result.rate:,.0f} req/s, p99 {result.p99_ms:.1f} ms, "
+                f"{cpu_us:,.0f} us CPU per request"
+            )
     return measured
 
 
 def table(figures: list[Figure], measured: dict[str, Measured]) -> list[bool]:
-    """Print the side-by-side table; returns whether each target was met."""
+    """Print the side-by-side table; returns whether each target was met.
+
+    The ratio is of rates (the target's measure); beside it, the same ratio of the server's
+    CPU time per request (the baseline's over the row's), which other work on the machine
+    disturbs far less.
+    """
     verdicts = []
-    say(f"| {'figure':<62} | {'req/s':>7} | {'p99 ms':>6} | {'ratio':<24} | target |")
-    say(f"|{'-' * 64}|{'-' * 9}|{'-' * 8}|{'-' * 26}|--------|")
+    say(
+        f"| {'figure':<62} | {'req/s':>7} | {'p99 ms':>6} | {'CPU us':>6} | {'ratio':<24} "
+        f"| {'CPU ratio':>9} | target |"
+    )
+    say(f"|{'-' * 64}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 26}|{'-' * 11}|--------|")
     for figure in figures:
-        best = measured[figure.key].best
-        ratio, target = "", ""
+        row = measured[figure.key]
+        best, cpu = row.best, min(row.cpu_us)
+        ratio, cpu_ratio, target = "", "", ""
         if figure.baseline is not None:
             value = best.rate / measured[figure.baseline].best.rate
             ratio = f"{value:.2f} x {figure.baseline}"
+            cpu_ratio = f"{min(measured[figure.baseline].cpu_us) / cpu:.2f}"
             if figure.target is not None:
                 met = value >= figure.target
                 if figure.p99_target_ms is not None:
@@ -369,8 +411,8 @@ def table(figures: list[Figure], measured: dict[str, Measured]) -> list[bool]:
                 target += " PASS" if met else " MISS"
                 verdicts.append(met)
         say(
-            f"| {figure.label:<62} | {best.rate:>7,.0f} | {best.p99_ms:>6.1f} | {ratio:<24} "
-            f"| {target} |"
+            f"| {figure.label:<62} | {best.rate:>7,.0f} | {best.p99_ms:>6.1f} | {cpu:>6,.0f} "
+            f"| {ratio:<24} | {cpu_ratio:>9} | {target} |"
         )
     return verdicts
 
@@ -421,33 +463,36 @@ def run(options: Options) -> None:
     )
     starlette, strawberry = Baseline("starlette_app"), Baseline("strawberry_app")
     try:
-        with tempfile.TemporaryDirectory(prefix="mk-pipeline-") as raw, postgres_database() as pg:
-            workdir = Path(raw)
-            (workdir / "sqlite").mkdir()
-            (workdir / "pg").mkdir()
-            (workdir / "pg2").mkdir()
+        with ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mk-pipe-")))
+            for name in ("sqlite", "pg", "pg2"):
+                (workdir / name).mkdir()
             sqlite, sqlite_keys, startup = _sqlite_server(workdir / "sqlite")
-            postgres, postgres_keys = _postgres_server(workdir / "pg", pg, 1)
-            try:
-                figures = [
-                    *baseline_figures(starlette, strawberry),
-                    *mailkeys_figures(sqlite.url, sqlite_keys),
-                    *mailkeys_figures(postgres.url, postgres_keys, PG),
-                ]
-                say("Main table: every server one worker")
-                measured = measure(figures, options)
-                say()
-                verdicts = table(figures, measured)
-                served = sum(
-                    r.requests for f in figures if f.request.url.startswith(sqlite.url)
-                    for r in measured[f.key].rounds
-                )  # fmt: skip
-                viewer = next(f for f in figures if f.key == "viewer")
-                rss = memory(sqlite, viewer, served, options)
-                startup["restart_seconds"] = restart_time(sqlite)
-            finally:
-                sqlite.stop()
-                postgres.stop()
+            stack.callback(sqlite.stop)
+            figures = [
+                *baseline_figures(starlette, strawberry),
+                *mailkeys_figures(sqlite.url, sqlite_keys, pid=sqlite.pid),
+            ]
+            if not options.sqlite_only:
+                pg = stack.enter_context(postgres_database())
+                postgres, postgres_keys = _postgres_server(workdir / "pg", pg, 1)
+                stack.callback(postgres.stop)
+                figures += mailkeys_figures(postgres.url, postgres_keys, PG, postgres.pid)
+            figures = [f for f in figures if _wanted(f, options.rows)]
+            say("Main table: every server one worker")
+            measured = measure(figures, options)
+            say()
+            verdicts = table(figures, measured)
+            if options.partial:
+                return
+            served = sum(
+                r.requests for f in figures if f.request.url.startswith(sqlite.url)
+                for r in measured[f.key].rounds
+            )  # fmt: skip
+            viewer = next(f for f in figures if f.key == "viewer")
+            rss = memory(sqlite, viewer, served, options)
+            startup["restart_seconds"] = restart_time(sqlite)
+            postgres.stop()
             say()
             say(f"mailkeys worker memory (SQLite): {startup['rss_after_start_kib'] / 1024:.0f} MiB "
                 "after start, " + ", ".join(
@@ -464,6 +509,15 @@ def run(options: Options) -> None:
         say(f"{verdicts.count(False)} target(s) missed")
 
 
+def _wanted(figure: Figure, rows: tuple[str, ...]) -> bool:
+    name = figure.key.split(" ")[0]
+    return (
+        name not in RATIO_OF
+        or name in rows
+        or any(figure.key == RATIO_OF[row] + figure.key[len(name) :] for row in rows)
+    )
+
+
 def issue_ratio(name: str, suffix: str, rates: dict[str, float]) -> float:
     """Row `name` of the server named by `suffix`, divided as its target divides it."""
     baseline = RATIO_OF[name] + (suffix if name == "send" else "")
@@ -474,7 +528,7 @@ def two_workers(workdir: Path, url: str, measured: dict[str, Measured], options:
     """Every PostgreSQL row again with `--workers 2`, against the same one-worker baselines."""
     server, keys = _postgres_server(workdir, url, 2)
     try:
-        figures = mailkeys_figures(server.url, keys, PG_TWO)
+        figures = mailkeys_figures(server.url, keys, PG_TWO, server.pid)
         say()
         say("PostgreSQL + Redis, 1 -> 2 workers (baselines: the one-worker runs above)")
         more = measure(figures, options)
@@ -497,6 +551,10 @@ def two_workers(workdir: Path, url: str, measured: dict[str, Measured], options:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 s per figure, one round")
+    parser.add_argument(
+        "--rows", help=f"only these mailkeys rows (and what they divide by): {','.join(RATIO_OF)}"
+    )
+    parser.add_argument("--sqlite-only", action="store_true", help="no PostgreSQL rows")
     args = parser.parse_args()
     if wrk_path() is None:
         sys.exit("bench.pipeline needs wrk (apt-get install wrk)")
@@ -504,6 +562,9 @@ def main() -> None:
         options = Options(seconds=3, rounds=1, warmup=1, requests_for_memory=100_000)
     else:
         options = Options(seconds=6, rounds=2, warmup=2, requests_for_memory=100_000)
+    if args.rows:
+        options.rows = tuple(args.rows.split(","))
+    options.sqlite_only = args.sqlite_only
     run(options)
 
 
