@@ -40,10 +40,15 @@ async def _membership(attempt: Attempt, member_id: str, locked: bool = False) ->
     """A membership of the actor's team (rows of other teams are not found)."""
     if not is_resource_id(member_id):
         raise NotFoundError("Membership")
-    query = Membership.filter(id=member_id, team_id=attempt.team).select_related("person", "team")
-    if locked:
-        query = query.select_for_update()
-    membership = await query.first()
+    query = Membership.filter(id=member_id, team_id=attempt.team)
+    if not locked:
+        membership = await query.select_related("person", "team").first()
+    else:
+        # PostgreSQL refuses FOR UPDATE across the outer joins select_related makes: lock the
+        # row alone, then read its person and team.
+        membership = await query.select_for_update().first()
+        if membership is not None:
+            await membership.fetch_related("person", "team")
     if membership is None:
         raise NotFoundError("Membership")
     return membership
