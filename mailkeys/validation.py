@@ -7,6 +7,7 @@ import unicodedata
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from cachetools import LRUCache
 from email_validator import EmailNotValidError, validate_email
 
 from mailkeys import clock
@@ -19,6 +20,9 @@ ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 BIDI_CONTROLS = frozenset(
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 )
+# Spellings already normalised: a sender and its usual recipients are checked once, not on
+# every send (email-validator's rules cost more than the rest of a send's validation).
+_NORMALISED_ADDRESSES: LRUCache[str, str] = LRUCache(maxsize=4096)
 
 
 def clean_name(field: str, value: str | None, *, required: bool = False) -> str:
@@ -76,13 +80,18 @@ def email_address(field: str, value: str | None) -> str:
     `Ops@Bücher.example` and `ops@xn--bcher-kva.example` are the same address, stored and
     compared as the latter.
     """
-    raw = value or ""
-    _refuse_hidden_characters(field, raw)
-    raw = raw.strip(" ")
+    given = value or ""
+    known = _NORMALISED_ADDRESSES.get(given)
+    if known is not None:
+        return known
+    _refuse_hidden_characters(field, given)
+    raw = given.strip(" ")
     if len(raw) > MAX_ADDRESS_LENGTH:
         raise InvalidInputError(field, f"{field} is not an email address.")
     local, domain = _checked(field, raw, f"{field} is not an email address.")
-    return f"{unicodedata.normalize('NFC', local.lower())}@{domain}"
+    normalised = f"{unicodedata.normalize('NFC', local.lower())}@{domain}"
+    _NORMALISED_ADDRESSES[given] = normalised
+    return normalised
 
 
 def domain_name(field: str, value: str | None) -> str:

@@ -18,8 +18,11 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from mailkeys.auth.services import Services
 from mailkeys.errors import InvalidInputError, MailkeysError
@@ -48,6 +51,9 @@ def refusal_response(
     )
 
 
+_POST_OPERATIONS = OperationType.from_http("POST")
+
+
 class MailkeysGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view, with our context: authentication happens here, once."""
 
@@ -62,7 +68,10 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
-            response = await self.run(request)
+            if scope["method"] == "POST":
+                response = await self._post(request)
+            else:
+                response = await self.run(request)
         except ClientDisconnect:
             return  # a client that leaves before its body arrives needs no answer
         except RequestRefused as refused:
@@ -72,6 +81,30 @@ class MailkeysGraphQL(GraphQL[RequestContext, None]):
             response = refusal_response(request, error, refused.status_code)
         with contextlib.suppress(ClientDisconnect):
             await response(scope, receive, send)
+
+    async def _post(self, request: Request) -> Response:
+        """A POST, the endpoint's every-day request, straight through the steps Strawberry's
+        generic `run` takes for it (context first, then the body, then the operation),
+        without its dispatch over websockets, GET, batches and streams."""
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        data = await self.parse_http_body(self.request_adapter_class(request))
+        try:
+            result = await self.schema.execute(
+                data.query,
+                variable_values=data.variables,
+                context_value=context,
+                operation_name=data.operation_name,
+                allowed_operation_types=_POST_OPERATIONS,
+                operation_extensions=data.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason("POST")) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page_response()  # served from the package, not a CDN
