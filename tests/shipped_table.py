@@ -1,6 +1,7 @@
 """The expected decisions of the shipped policy, as `policy_tests/shipped.csv` writes them.
 
-That table is the one statement of SPEC §2 the tests check the policy against: the truth
+That table is the one statement of the presets' grants (docs/permissions.md) the tests
+check the policy against: the truth
 table (test_policy_truth_table) runs each of its rows, the GraphQL preset table
 (test_presets_over_graphql) looks up who may run each operation in it, and a policy change
 that breaks it is refused without `force`. Tests keep no copy of the presets' grants.

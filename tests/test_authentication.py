@@ -1,4 +1,4 @@
-"""The authentication hot path (SPEC §3, §6; issue: argon2 rarely, state on every request)."""
+"""The authentication hot path: argon2 rarely, the key's state read on every request."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The gateways' credential check, over GraphQL and as `POST /v1/credentials/check` (SPEC §5).
+"""The gateways' credential check, over GraphQL and as `POST /v1/credentials/check`.
 
 Both forms give one answer for every failure, so a caller cannot tell which part was wrong.
 """

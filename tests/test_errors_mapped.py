@@ -1,4 +1,4 @@
-"""Everything is mapped: every domain error has a code, and every SPEC §6 code is reachable."""
+"""Everything is mapped: every domain error has a code, and every documented code is reachable."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from mailkeys.schema.errors import (
 from mailkeys.schema.execution import Limits
 from tests.conftest import test_settings
 
-# SPEC §6: code -> HTTP status (None: the GraphQL envelope's 200)
-SPEC_CODES: dict[str, int | None] = {
+# The error codes of docs/api.md: code -> HTTP status (None: the GraphQL envelope's 200)
+DOCUMENTED_CODES: dict[str, int | None] = {
     "UNAUTHENTICATED": 401,
     "RATE_LIMITED": 429,
     "FORBIDDEN": None,
@@ -45,12 +45,12 @@ SPEC_CODES: dict[str, int | None] = {
     "BAD_USER_INPUT": None,
     "CONFLICT": None,
     "INTERNAL_SERVER_ERROR": None,
-    # Not in SPEC §6's table: the scale-out engines' outage answer (database restarting).
+    # The scale-out engines' outage answer (database restarting).
     "UNAVAILABLE": 503,
 }
 RETRYABLE_CODES = frozenset({"RATE_LIMITED", "UNAVAILABLE"})
 
-# One instance of each domain error, as a resolver would raise it, and the code SPEC §6 gives it
+# One instance of each domain error, as a resolver would raise it, and the code docs/api.md gives it
 SAMPLES: dict[str, tuple[MailkeysError, str]] = {
     "unauthenticated": (UnauthenticatedError(), "UNAUTHENTICATED"),
     "rate_limited": (RateLimitedError(17), "RATE_LIMITED"),
@@ -128,7 +128,7 @@ def test_every_domain_error_has_a_code(error_class: type[MailkeysError]) -> None
     error = error_class.__new__(error_class)
     mapped = code_for(error)
     assert mapped is not None, f"{_name(error_class)} has no code in mailkeys.schema.errors.CODES"
-    assert mapped.code in SPEC_CODES
+    assert mapped.code in DOCUMENTED_CODES
 
 
 @pytest.mark.parametrize(("name", "sample"), SAMPLES.items(), ids=list(SAMPLES))
@@ -182,21 +182,21 @@ def test_internal_code_is_the_spec_code() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Every SPEC §6 code is reachable, with its status and retryability
+# Every docs/api.md code is reachable, with its status and retryability
 # ---------------------------------------------------------------------------------------------
 
 
 def test_every_spec_code_is_reachable() -> None:
     reachable = {mapped.code for mapped in CODES.values()} | {INTERNAL.code}
-    assert reachable == set(SPEC_CODES)
+    assert reachable == set(DOCUMENTED_CODES)
 
 
-@pytest.mark.parametrize("code", sorted(SPEC_CODES))
+@pytest.mark.parametrize("code", sorted(DOCUMENTED_CODES))
 def test_http_status_and_retryable_follow_the_spec(code: str) -> None:
     candidates = [mapped for mapped in (*_base_codes().values(), INTERNAL) if mapped.code == code]
     assert candidates, code
     for mapped in candidates:
-        assert mapped.http_status == SPEC_CODES[code]
+        assert mapped.http_status == DOCUMENTED_CODES[code]
         assert mapped.retryable is (code in RETRYABLE_CODES)
 
 
@@ -270,7 +270,7 @@ async def test_domain_error_reaches_the_client_with_its_code(
     assert extensions["code"] == expected
     assert extensions["retryable"] is (expected in RETRYABLE_CODES)
     assert extensions["requestId"] == "req-test-1"
-    status = SPEC_CODES[expected]
+    status = DOCUMENTED_CODES[expected]
     if status is None:
         assert context.statuses == []
     else:
@@ -322,7 +322,7 @@ async def test_success_has_no_errors() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Each error class says in one line when it is raised (STYLE: names)
+# Each error class says in one line when it is raised (names)
 # ---------------------------------------------------------------------------------------------
 
 

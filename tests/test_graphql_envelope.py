@@ -1,4 +1,4 @@
-"""The GraphQL envelope: abuse limits, masking of unexpected errors, request ids (SPEC §6)."""
+"""The GraphQL envelope: abuse limits, masking of unexpected errors, request ids (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Team limits hold under concurrency (SPEC §4)."""
+"""Team limits hold under concurrency (docs/limits.md)."""
 
 from __future__ import annotations
 

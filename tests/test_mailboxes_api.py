@@ -1,4 +1,4 @@
-"""Mailboxes and mailbox passwords over GraphQL, and what a suspension does (SPEC §3, §5)."""
+"""Mailboxes and mailbox passwords over GraphQL, and what a suspension does."""
 
 from __future__ import annotations
 

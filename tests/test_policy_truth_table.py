@@ -1,7 +1,8 @@
-"""The shipped policy as a truth table (STYLE: the table is the spec policy authors read).
+"""The shipped policy as a truth table (the table is the spec policy authors read).
 
 The expected decisions for the shipped presets, mailbox bindings, the operator and the
-gateways are the rows of `policy_tests/shipped.csv`, written out from SPEC §2 by hand, never
+gateways are the rows of `policy_tests/shipped.csv`, written out from
+docs/permissions.md by hand, never
 computed from the policy: if the policy and that table disagree, one of them is wrong and a
 person has to decide which. Each row is asked of the policy here as a request asks it
 (`is_allowed`, `authorize`, `can_issue`); the rules below hold for every preset the table names.
@@ -43,7 +44,7 @@ EXPECTED_PRESETS: dict[str, frozenset[str]] = preset_grants()
 FULL_ACCESS = EXPECTED_PRESETS["root:full"]
 READ_ONLY = EXPECTED_PRESETS["root:readonly"]
 BILLING_ADMIN = EXPECTED_PRESETS["root:billing_admin"]
-# What SPEC §2 calls them (names are no decision, so the table does not hold them).
+# What docs/permissions.md calls them (names are no decision, so the table does not hold them).
 EXPECTED_PRESET_NAMES: dict[str, str] = {
     "root:full": "Full Access",
     "root:readonly": "Read Only",
@@ -106,7 +107,7 @@ def install_with_extra_lines(*extra: str) -> policy.PolicySnapshot:
 
 
 # ---------------------------------------------------------------------------------------------
-# The vocabulary the table is written against is the one SPEC §2 lists
+# The vocabulary the table is written against is the one docs/permissions.md lists
 # ---------------------------------------------------------------------------------------------
 
 
@@ -400,7 +401,7 @@ def test_operator_effective_permissions_are_the_platform_permissions() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Issuing credentials: no privilege escalation (SPEC §2 rules)
+# Issuing credentials: no privilege escalation (docs/permissions.md rules)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Domains, webhooks, billing and audit over GraphQL, and what each preset may do there.
 
-The truth table at the end is SPEC §2 read operation by operation: for every role preset, a
+The truth table at the end is docs/permissions.md read operation by operation: for every
+role preset, a
 sending key and a mailbox key, each GraphQL operation of a team is either allowed (it answers
 without error, given valid inputs) or FORBIDDEN. This file says which permission each
 operation needs; who holds it is looked up in policy_tests/shipped.csv, the one written
@@ -544,7 +545,7 @@ def op(
     return Operation(name, document, needed, tuple(variables.items()), needs)
 
 
-# Each row: the operation and the permission it needs (SPEC §2; README's operation table).
+# Each row: the operation and the permission it needs (docs/permissions.md).
 # Mailbox-class keys in the table hold the four mailbox permissions on their mailboxes (the
 # sending key: every mailbox of the team); platform operations need platform permissions.
 OPERATIONS: tuple[Operation, ...] = (

@@ -1,4 +1,4 @@
-"""Per-credential rate limits and their headers (SPEC §6)."""
+"""Per-credential rate limits and their headers (docs/api.md)."""
 
 from __future__ import annotations
 

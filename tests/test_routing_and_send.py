@@ -1,4 +1,4 @@
-"""Providers, delivery groups, the keys routed through them, and the send operation (SPEC §5)."""
+"""Providers, delivery groups, the keys routed through them, and the send operation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A token is shown once, in its creation payload, and nowhere else (SPEC §1)."""
+"""A token is shown once, in its creation payload, and nowhere else (docs/credentials.md)."""
 
 from __future__ import annotations
 

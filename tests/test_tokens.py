@@ -1,4 +1,4 @@
-"""Token format properties (SPEC §1): round trips, checksums, display forms, hashing."""
+"""Token format properties (docs/credentials.md): round trips, checksums, display forms, hashing."""
 
 from __future__ import annotations
 
@@ -282,7 +282,7 @@ def test_parsed_token_repr_is_its_own() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# argon2id hashing, with the cheapest profile (STYLE: never a fake hasher)
+# argon2id hashing, with the cheapest profile (never a fake hasher)
 # ---------------------------------------------------------------------------------------------
 
 CHEAP = SecretHasher(time_cost=1, memory_cost_kib=8, parallelism=1)
