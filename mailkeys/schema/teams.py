@@ -23,7 +23,9 @@ describe_enum(
     LimitedResource,
     "A resource a team has a limit of.",
     {
-        "CREDENTIALS": "Active keys and mailbox passwords, counted together (default 100).",
+        "CREDENTIALS": (
+            "Active keys, mailbox passwords and connected apps, counted together (default 100)."
+        ),
         "MAILBOXES": "Mailboxes (default 50).",
         "DOMAINS": "Domains (default 25).",
         "PROVIDERS": "Providers, the team's sending accounts (default 200).",
@@ -42,6 +44,7 @@ describe_enum(
         "MAILBOX": "A mailbox key (`smx_mbx_`), for one mailbox.",
         "PASSWORD": "A mailbox password, for one mailbox and one app or device.",
         "PERSON": "A person signed in at the identity provider, with their team role.",
+        "APP": "A connected app's access token (`smx_app_`), for one connection.",
     },
 )
 
