@@ -69,6 +69,8 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.key.read",
     "platform.key.revoke",
     "platform.audit.read",
+    # Registering a connected app (an OAuth client) for every team to connect.
+    "platform.app.register",
 )
 
 PEOPLE_PERMISSIONS: tuple[str, ...] = (
