@@ -98,7 +98,7 @@ def authorize_endpoint(services: Services, server: Server) -> Any:
         oauth_request = Request(
             "GET",
             f"{base}/oauth/authorize",
-            dict(request.headers.items()),
+            request.headers,
             {key: parameters[key] for key in AUTHORIZATION_PARAMETERS if key in parameters},
             {},
         )

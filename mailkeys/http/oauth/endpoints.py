@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -95,12 +96,12 @@ async def _oauth_request(request: StarletteRequest, services: Services) -> Reque
     body = (await request.body()).decode("utf-8", errors="replace")
     form = parse_qs(body, keep_blank_values=True)
     query = parse_qs(request.url.query, keep_blank_values=True)
-    headers = {key: value for key, value in request.headers.items()}
+    headers = request.headers  # case-insensitive, as authlib expects
     uri = base_url(request, services) + request.url.path
     return Request(request.method, uri, headers, query, form)
 
 
-def _basic_client_id(headers: dict[str, str]) -> str | None:
+def _basic_client_id(headers: Mapping[str, str]) -> str | None:
     scheme, _, encoded = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -190,9 +191,7 @@ def registration_endpoint(services: Services, server: Server) -> Any:
         except ValueError:
             document = None
         base = base_url(request, services)
-        json_request = JsonRequest(
-            "POST", base + request.url.path, dict(request.headers.items()), document
-        )
+        json_request = JsonRequest("POST", base + request.url.path, request.headers, document)
         state = Loaded(
             pepper=await services.hasher.tags.pepper(),
             now=clock.now(),

@@ -13,7 +13,7 @@ policy are ours.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -281,7 +281,7 @@ class JsonPayload:
 class JsonRequest(rfc6749.JsonRequest):  # type: ignore[misc]
     """A JSON request (dynamic registration) in authlib's terms."""
 
-    def __init__(self, method: str, uri: str, headers: dict[str, str], data: Any) -> None:
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str], data: Any) -> None:
         super().__init__(method, uri, headers)
         self.payload = JsonPayload(data)
 
@@ -349,7 +349,7 @@ class Request(OAuth2Request):  # type: ignore[misc]
         self,
         method: str,
         uri: str,
-        headers: dict[str, str],
+        headers: Mapping[str, str],
         query: dict[str, list[str]],
         form: dict[str, list[str]],
     ) -> None:
