@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('client_uri', fields.CharField(null=True, max_length=500)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'oauth_app', 'app': 'models', 'pk_attr': 'id', 'table_description': "An OAuth client: its id, redirect URIs and, for a confidential one, its secret's tag."},
+            options={'table': 'oauth_app', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An OAuth client: its id, redirect URIs and, if confidential, the tag of its secret.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
                 ('rotated_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'oauth_token', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An access or refresh token of a connection, by public id; its secret only as a tag.'},
+            options={'table': 'oauth_token', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An access or refresh token of a connection, by public id, its secret only as a tag.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('family', fields.CharField(null=True, max_length=32)),
             ],
-            options={'table': 'oauth_code', 'app': 'models', 'pk_attr': 'tag', 'table_description': 'An authorization code, found by its tag; usable once, for a minute.'},
+            options={'table': 'oauth_code', 'app': 'models', 'pk_attr': 'tag', 'table_description': 'An authorization code, found by its tag, usable once, for a minute.'},
             bases=['Model'],
         ),
     ]

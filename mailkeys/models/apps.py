@@ -41,7 +41,7 @@ class AppTokenKind(StrEnum):
 
 
 class OAuthApp(Model):
-    """An OAuth client: its id, redirect URIs and, for a confidential one, its secret's tag."""
+    """An OAuth client: its id, redirect URIs and, if confidential, the tag of its secret."""
 
     id = fields.CharField(primary_key=True, max_length=32)  # the client_id
     name = fields.CharField(max_length=200)
@@ -107,7 +107,7 @@ class AppConnection(Model):
 
 
 class AuthorizationCode(Model):
-    """An authorization code, found by its tag; usable once, for a minute."""
+    """An authorization code, found by its tag, usable once, for a minute."""
 
     tag = fields.CharField(primary_key=True, max_length=64)
     app: fields.ForeignKeyRelation[OAuthApp] = fields.ForeignKeyField(
@@ -136,7 +136,7 @@ class AuthorizationCode(Model):
 
 
 class AppToken(Model):
-    """An access or refresh token of a connection, by public id; its secret only as a tag."""
+    """An access or refresh token of a connection, by public id, its secret only as a tag."""
 
     id = fields.CharField(primary_key=True, max_length=32)
     kind = fields.CharEnumField(AppTokenKind, max_length=8)
