@@ -31,13 +31,15 @@ async def fetch_app(client_id: str) -> OAuthApp | None:
 
 
 async def fetch_code(tag: str) -> AuthorizationCode | None:
-    """The authorization code with this tag, with its connection."""
-    return await AuthorizationCode.filter(tag=tag).select_related("connection").first()
+    """The authorization code with this tag, with its connection and app."""
+    return await AuthorizationCode.filter(tag=tag).select_related("connection", "app").first()
 
 
 async def fetch_token(token_id: str) -> AppToken | None:
-    """The access or refresh token with this public id, with its connection."""
-    return await AppToken.filter(id=token_id).select_related("connection").first()
+    """The access or refresh token with this public id, with its connection and app."""
+    return (
+        await AppToken.filter(id=token_id).select_related("connection", "connection__app").first()
+    )
 
 
 @dataclass(frozen=True)

@@ -121,18 +121,23 @@ async def load(request: Request, services: Services) -> Loaded:
         access_seconds=settings.oauth_access_token_seconds,
     )
     data = request.payload.data
-    for client_id in {data.get("client_id"), _basic_client_id(request.headers)}:
-        if client_id and len(client_id) <= _MAX_PARAMETER:
-            app = await fetch_app(client_id)
-            if app is not None:
-                state.apps[client_id] = app
     code = data.get("code")
     if data.get("grant_type") == "authorization_code" and code and len(code) <= _MAX_PARAMETER:
         state.code = await fetch_code(state.pepper.tag(code))
+        if state.code is not None:
+            state.apps[state.code.app_id] = state.code.app
     presented = data.get("refresh_token") or data.get("token")
     parsed = parse_app_token(presented) if presented else None
     if parsed is not None:
         state.token = await fetch_token(parsed.key_id)
+        if state.token is not None:
+            state.apps[state.token.connection.app_id] = state.token.connection.app
+    # The code's or token's app came with it (the common case: no further read).
+    for client_id in {data.get("client_id"), _basic_client_id(request.headers)}:
+        if client_id and len(client_id) <= _MAX_PARAMETER and client_id not in state.apps:
+            app = await fetch_app(client_id)
+            if app is not None:
+                state.apps[client_id] = app
     return state
 
 
