@@ -227,3 +227,22 @@ async def test_the_gateways_check_accepts_the_sending_line_on_its_mailbox_set(
         headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
     )
     assert lean.json()["allowed"] is True
+
+
+async def test_the_viewer_of_an_app_token_is_its_connection(
+    app: Starlette,
+    http: httpx.AsyncClient,
+    services: Services,
+    team: TeamHandle,
+    admin: Member,
+) -> None:
+    client_id = await register_public(http)
+    token = (await connect(app, http, services, admin, client_id))["access_token"]
+    query = "{ viewer { kind team { id } apiKey { id } permissions } }"
+    viewer = (await graphql(http, token, query)).json()["data"]["viewer"]
+    assert viewer == {
+        "kind": "APP",
+        "team": {"id": team.id},
+        "apiKey": None,
+        "permissions": ["key.read"],
+    }

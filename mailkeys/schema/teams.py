@@ -127,13 +127,17 @@ class Viewer:
     # Resolved only when asked for: `{ viewer { team { id } } }` is the hot path.
     @strawberry.field(description="The key of this request, if a key.")
     async def api_key(self) -> ApiKey | None:
-        if self.actor.credential_id is None or self.actor.kind is CredentialKind.PASSWORD:
+        if self.actor.credential_id is None or self.actor.kind in _NOT_KEYS:
             return None
         return ApiKey.from_model(await key_resolvers.own_key(self.actor))
 
     @strawberry.field(description="What this principal may do now.")
     def permissions(self) -> list[str]:
         return effective_permissions(self.actor)
+
+
+# Principals whose credential id names no key: `apiKey` is null for them.
+_NOT_KEYS = frozenset({CredentialKind.PASSWORD, CredentialKind.APP})
 
 
 @strawberry.type(description="A role preset for infrastructure keys, from the live policy.")
