@@ -6,6 +6,7 @@ as a browser posts it, by a person whose consent session is sealed as signing in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -304,3 +305,23 @@ async def test_reauthorizing_updates_the_one_connection_and_drops_at_once(
         assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["FORBIDDEN"]
         allowed = await graphql(http, token, "{ mailboxes { totalCount } }")
         assert allowed.json() == {"data": {"mailboxes": {"totalCount": 0}}}
+
+
+async def test_two_concurrent_uses_of_one_refresh_token_revoke_the_grant(
+    app: Starlette, http: httpx.AsyncClient, services: Services, admin: Member
+) -> None:
+    client_id = await register_public(http)
+    token = await connect(app, http, services, admin, client_id)
+    form = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+    form["client_id"] = client_id
+
+    first, second = await asyncio.gather(
+        http.post("/oauth/token", data=form), http.post("/oauth/token", data=form)
+    )
+
+    # whichever order the two took, exactly one was answered, and it was a reuse
+    assert sorted([first.status_code, second.status_code]) == [200, 400]
+    winner = first if first.status_code == 200 else second
+    loser = second if winner is first else first
+    assert loser.json()["error"] == "invalid_grant"
+    assert (await graphql(http, winner.json()["access_token"])).status_code == 401
