@@ -14,9 +14,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.clock import ManualClock
-from mailkeys.models import AuditEvent, MemberRole
+from mailkeys.models import AuditEvent, MemberRole, Team
 from mailkeys.settings import Settings
 from tests.apps_flow import BASE, REDIRECT_URI, Member, http_client, make_member
 from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, TeamHandle, test_settings
@@ -246,3 +247,27 @@ async def test_the_viewer_of_an_app_token_is_its_connection(
         "apiKey": None,
         "permissions": ["key.read"],
     }
+
+
+async def test_a_connection_of_a_team_waiting_for_its_purge_may_do_nothing(
+    app: Starlette,
+    http: httpx.AsyncClient,
+    gql: Gql,
+    services: Services,
+    team: TeamHandle,
+    admin: Member,
+) -> None:
+    (await gql(MAILBOX_CREATE, {"address": "news@example.com"}, token=team.token)).ok()
+    client_id = await register_public(http)
+    choice = {"line": ["management", "sending"], "group_keys": "read"}
+    token = (await connect(app, http, services, admin, client_id, choice))["access_token"]
+    # the owner asked for the team's deletion (teamDelete, a person's operation)
+    await Team.filter(id=team.id).update(deletion_requested_at=clock.now())
+
+    refused = await graphql(http, token)
+    variables = {"address": "news@example.com", "secret": token, "protocol": "SMTP"}
+    checked = (await gql(CHECK, variables, token=GATEWAY_TOKEN)).ok()["credentialCheck"]
+
+    assert refused.status_code == 200
+    assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["FORBIDDEN"]
+    assert checked["allowed"] is False
