@@ -21,7 +21,7 @@ from tests.apps_flow import (
     http_client,
     make_member,
 )
-from tests.conftest import TeamHandle, test_settings
+from tests.conftest import Gql, TeamHandle, test_settings
 from tests.test_apps_oauth import register_public
 
 
@@ -133,3 +133,29 @@ async def test_registration_refuses_what_it_cannot_honour(http: httpx.AsyncClien
         assert answer.json()["error"] == (error or "invalid_client_metadata"), answer.text
     not_json = await http.post("/oauth/register", content=b"{", headers={"content-type": "x"})
     assert not_json.status_code == 400
+
+
+async def test_a_teams_own_app_connects_to_that_team_only(
+    http: httpx.AsyncClient,
+    gql: Gql,
+    services: Services,
+    make_team: Callable[..., Awaitable[TeamHandle]],
+) -> None:
+    owner_team, other_team = await make_team("Owner Co"), await make_team("Other Co")
+    registered = await gql(
+        "mutation($i: AppRegisterInput!) { appRegister(input: $i) { app { id } } }",
+        {"i": {"name": "Owner's CRM", "redirectUris": [REDIRECT_URI], "public": True}},
+        token=owner_team.token,
+    )
+    client_id = registered.ok()["appRegister"]["app"]["id"]
+    outsider = await make_member(other_team.id, MemberRole.OWNER, "olga@example.com")
+    url = (
+        f"{BASE}/oauth/authorize?client_id={client_id}&response_type=code"
+        f"&code_challenge={'d' * 43}&code_challenge_method=S256"
+    )
+    http.cookies.set("mailkeys_consent", await consent_cookie(services, outsider), path="/oauth")
+
+    page = await http.get(url)
+
+    assert page.status_code == 403
+    assert "location" not in page.headers
