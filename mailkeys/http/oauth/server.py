@@ -12,6 +12,7 @@ policy are ours.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -32,6 +33,10 @@ from mailkeys.http.oauth.state import CLIENT_AUTH_METHODS, Loaded, deciding, loa
 from mailkeys.models.apps import AppTokenKind
 from mailkeys.models.oauth import NewToken
 from mailkeys.tokens import APP_ACCESS_PREFIX, APP_REFRESH_PREFIX, issue_app_token
+
+# authlib logs issued tokens and client input at DEBUG ("Issue token %r to %r"): secrets and
+# input values never reach our logs, whatever level the root logger is set to.
+logging.getLogger("authlib").setLevel(logging.WARNING)
 
 T = TypeVar("T")
 __all__ = ["CLIENT_AUTH_METHODS", "Answer", "JsonRequest", "Loaded", "Request", "Server"]
