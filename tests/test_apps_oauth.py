@@ -7,6 +7,7 @@ as a browser posts it, by a person whose consent session is sealed as signing in
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -325,3 +326,20 @@ async def test_two_concurrent_uses_of_one_refresh_token_revoke_the_grant(
     loser = second if winner is first else first
     assert loser.json()["error"] == "invalid_grant"
     assert (await graphql(http, winner.json()["access_token"])).status_code == 401
+
+
+async def test_tokens_and_codes_never_reach_the_log(
+    app: Starlette,
+    http: httpx.AsyncClient,
+    services: Services,
+    admin: Member,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client_id = await register_public(http)
+    token = await connect(app, http, services, admin, client_id)
+    async with oauth_client(app, client_id) as oauth:
+        await oauth.refresh_token(f"{BASE}/oauth/token", token["refresh_token"])
+    logged = caplog.text + " ".join(str(record.__dict__) for record in caplog.records)
+    assert "smx_app_" not in logged
+    assert "smx_apr_" not in logged
