@@ -155,8 +155,25 @@ class Settings:
     oidc_audience: str = "mailkeys"
     oidc_leeway_seconds: int = 30
     oidc_jwks_refetch_seconds: int = 5
+    # The consent page signs people in at the provider as this client (authorization code
+    # with PKCE; the secret only for a confidential client), returning to /oauth/callback.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
     cors_origins: tuple[str, ...] = ()
     rate_limit_person: int = 1_200
+    # Connected apps (OAuth): requests per minute per connection, the lifetimes of access
+    # tokens and authorization codes, the consent page's session, and the public base URL
+    # that the metadata names (unset: the URL the request came to).
+    rate_limit_app: int = 600
+    oauth_access_token_seconds: int = 900
+    oauth_code_seconds: int = 60
+    oauth_session_seconds: int = 600
+    public_url: str | None = None
+    # The consent page's cookie is Secure unless set false (default: true, except for a
+    # public URL on http://localhost or 127.0.0.1, where browsers would drop it).
+    cookie_secure: bool | None = None
+    # Dynamic client registrations (RFC 7591) per minute per client address.
+    oauth_registrations_per_minute: int = 10
     # How often each worker removes teams whose deletion grace has ended.
     purge_interval_seconds: int = 600
     # Mailboxes live on a domain their team verified, or on this one (first come, first served).
@@ -164,6 +181,13 @@ class Settings:
     # Where domain verification asks for TXT records (`host[:port]`); empty: the system's.
     dns_nameservers: tuple[str, ...] = ()
     dns_timeout_ms: int = 3_000
+
+    def secure_cookies(self, base_url: str) -> bool:
+        """Whether the consent page's cookie is Secure (see `cookie_secure`)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        url = self.public_url or base_url
+        return not url.startswith(("http://localhost", "http://127.0.0.1"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -212,8 +236,21 @@ class Settings:
             oidc_audience=env.get("MAILKEYS_OIDC_AUDIENCE") or "mailkeys",
             oidc_leeway_seconds=_int(env, "MAILKEYS_OIDC_LEEWAY_SECONDS", 30),
             oidc_jwks_refetch_seconds=_int(env, "MAILKEYS_OIDC_JWKS_REFETCH_SECONDS", 5),
+            oidc_client_id=env.get("MAILKEYS_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("MAILKEYS_OIDC_CLIENT_SECRET") or None,
             cors_origins=_list(env, "MAILKEYS_CORS_ORIGINS"),
             rate_limit_person=_int(env, "MAILKEYS_RATE_LIMIT_PERSON", 1_200),
+            rate_limit_app=_int(env, "MAILKEYS_RATE_LIMIT_APP", 600),
+            oauth_access_token_seconds=_int(env, "MAILKEYS_OAUTH_ACCESS_TOKEN_SECONDS", 900, 1),
+            oauth_code_seconds=_int(env, "MAILKEYS_OAUTH_CODE_SECONDS", 60, 1),
+            oauth_session_seconds=_int(env, "MAILKEYS_OAUTH_SESSION_SECONDS", 600, 1),
+            public_url=(env.get("MAILKEYS_PUBLIC_URL") or "").rstrip("/") or None,
+            cookie_secure=(
+                _bool(env, "MAILKEYS_COOKIE_SECURE", True)
+                if env.get("MAILKEYS_COOKIE_SECURE")
+                else None
+            ),
+            oauth_registrations_per_minute=_int(env, "MAILKEYS_OAUTH_REGISTRATIONS_PER_MINUTE", 10),
             purge_interval_seconds=_int(env, "MAILKEYS_PURGE_INTERVAL_SECONDS", 600),
             shared_domain=env.get("MAILKEYS_SHARED_DOMAIN") or DEFAULT_SHARED_DOMAIN,
             dns_nameservers=_list(env, "MAILKEYS_DNS_NAMESERVERS"),

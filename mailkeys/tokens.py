@@ -7,6 +7,9 @@ A key token reads `smx_root_<key id>_<secret><checksum>`:
 - a secret of 32 base62 characters from the OS CSPRNG (about 190 bits);
 - a checksum of 6 base62 characters: CRC32 of everything before it, as GitHub tokens do,
   so that a scanner (and our own hot path) rejects a mistyped or random string offline.
+
+Connected apps' tokens have the same shape under their own prefixes: `smx_app_` (access
+tokens) and `smx_apr_` (refresh tokens).
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 INFRASTRUCTURE_PREFIX: Final = "smx_root_"
 MAILBOX_PREFIX: Final = "smx_mbx_"
 PREFIXES: Final = (INFRASTRUCTURE_PREFIX, MAILBOX_PREFIX)
+APP_ACCESS_PREFIX: Final = "smx_app_"
+APP_REFRESH_PREFIX: Final = "smx_apr_"
+APP_PREFIXES: Final = (APP_ACCESS_PREFIX, APP_REFRESH_PREFIX)
 KEY_ID_LENGTH: Final = 16
 SECRET_LENGTH: Final = 32
 CHECKSUM_LENGTH: Final = 6
 _TOKEN_RE: Final = re.compile(
     r"(smx_root_|smx_mbx_)([0-9A-Za-z]{16})_([0-9A-Za-z]{32})([0-9A-Za-z]{6})"
+)
+_APP_TOKEN_RE: Final = re.compile(
+    r"(smx_app_|smx_apr_)([0-9A-Za-z]{16})_([0-9A-Za-z]{32})([0-9A-Za-z]{6})"
 )
 
 
@@ -94,12 +103,35 @@ def issue_token(prefix: str, key_id: str | None = None) -> IssuedToken:
     return IssuedToken(token=body + checksum(body), key_id=key_id)
 
 
+def issue_app_token(prefix: str) -> IssuedToken:
+    """Generate a connected app's access (`smx_app_`) or refresh (`smx_apr_`) token."""
+    if prefix not in APP_PREFIXES:
+        raise ValueError(f"unknown app token prefix {prefix!r}")
+    key_id = random_base62(KEY_ID_LENGTH)
+    body = f"{prefix}{key_id}_{random_base62(SECRET_LENGTH)}"
+    return IssuedToken(token=body + checksum(body), key_id=key_id)
+
+
 def parse_token(token: str) -> ParsedToken | None:
     """Split a token into its parts, or return None if it is malformed or its checksum is wrong.
 
     Pure CPU work: a token refused here never costs a database query.
     """
-    match = _TOKEN_RE.fullmatch(token)
+    return _parse(_TOKEN_RE, token)
+
+
+def parse_app_token(token: str) -> ParsedToken | None:
+    """`parse_token` for connected apps' access and refresh tokens."""
+    return _parse(_APP_TOKEN_RE, token)
+
+
+def is_app_token(token: str) -> bool:
+    """True if `token` carries a connected app's prefix (checked further by parsing)."""
+    return token.startswith(APP_PREFIXES)
+
+
+def _parse(pattern: re.Pattern[str], token: str) -> ParsedToken | None:
+    match = pattern.fullmatch(token)
     if match is None:
         return None
     prefix, key_id, secret, check = match.groups()

@@ -154,3 +154,37 @@ _RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
 def is_resource_id(value: str) -> bool:
     """True if `value` could be an id we issued; anything else names nothing (no query)."""
     return _RESOURCE_ID_RE.fullmatch(value) is not None
+
+
+MAX_REDIRECT_URIS = 10
+_PRIVATE_SCHEME_RE = re.compile(r"[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def redirect_uris(field: str, values: list[str] | None) -> list[str]:
+    """An app's redirect URIs (OAuth 2.1, RFC 8252): 1 to 10 absolute URIs without fragment,
+    https, http on a loopback host, or a native app's private-use scheme (`com.example.app:`).
+    They are matched exactly, so they are kept as given (duplicates dropped)."""
+    if not values or len(values) > MAX_REDIRECT_URIS:
+        raise InvalidInputError(field, f"{field} takes 1 to {MAX_REDIRECT_URIS} URIs.")
+    for value in values:
+        if not isinstance(value, str) or len(value) > 2000:
+            raise InvalidInputError(field, f"Every entry of {field} is a URI of <= 2000 chars.")
+        _refuse_hidden_characters(field, value)
+        try:
+            parts = urlsplit(value)
+            hostname = parts.hostname
+        except ValueError:
+            raise InvalidInputError(field, f"{field} holds an invalid URI.") from None
+        if parts.fragment or "#" in value or any(char.isspace() for char in value):
+            raise InvalidInputError(field, f"A URI of {field} has a fragment or spaces.")
+        if parts.scheme == "https" and hostname:
+            continue
+        if parts.scheme == "http" and hostname in _LOOPBACK_HOSTS:
+            continue
+        if _PRIVATE_SCHEME_RE.fullmatch(parts.scheme) and parts.path:
+            continue
+        raise InvalidInputError(
+            field, f"{field}: https, http on a loopback host, or a private-use scheme only."
+        )
+    return list(dict.fromkeys(values))

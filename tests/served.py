@@ -91,9 +91,13 @@ def server_env(workdir: Path, **extra: str) -> dict[str, str]:
 
 
 def _start(
-    workdir: Path, args: tuple[str, ...], wall_clock: float | None, env: dict[str, str]
+    workdir: Path,
+    args: tuple[str, ...],
+    wall_clock: float | None,
+    env: dict[str, str],
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"serve-{port}.log"
     environment = server_env(workdir, **env)
     if wall_clock is None:
@@ -172,3 +176,14 @@ def serve(
     """Run `mailkeys serve` until the block ends; fail with its output if it does not start."""
     with serve_together(workdir, 1, *args, wall_clock=wall_clock, **env) as (server,):
         yield server
+
+
+@contextmanager
+def serve_on(workdir: Path, port: int, **env: str) -> Iterator[Server]:
+    """`serve` on a port chosen beforehand (for a URL another server must know first)."""
+    server = _start(workdir, (), None, env, port)
+    try:
+        _wait_ready(server, time.monotonic() + START_TIMEOUT_SECONDS)
+        yield server
+    finally:
+        _stop([server])

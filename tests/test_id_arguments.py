@@ -143,7 +143,7 @@ ID_ARGUMENTS: list[tuple[str, str, str, dict[str, Any]]] = [
          {"v": BAD})
         for name in (
             "apiKeys", "mailboxes", "providers", "deliveryGroups", "domains", "webhooks",
-            "auditEvents",
+            "auditEvents", "appConnections",
         )
     ),
     ("policyVersions(after)", OPERATOR,
@@ -151,6 +151,9 @@ ID_ARGUMENTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("whoCan(after)", TEAM,
      "query($v: String, $t: ID!) { whoCan(input: {teamId: $t, permission: \"key.read\"}, "
      "after: $v) { credentials { totalCount } } }", {"v": BAD, "t": "$TEAM"}),
+    ("appConnectionDisconnect.id", TEAM,
+     "mutation($v: AppConnectionIdInput!) { appConnectionDisconnect(input: $v) "
+     "{ __typename } }", {"v": {"id": BAD}}),
     ("apiKeyAllowedIpsUpdate.id", TEAM,
      "mutation($v: ApiKeyAllowedIpsUpdateInput!) { apiKeyAllowedIpsUpdate(input: $v) "
      "{ __typename } }", {"v": {"id": BAD, "allowedIps": ["10.0.0.0/8"]}}),

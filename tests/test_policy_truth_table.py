@@ -23,9 +23,10 @@ from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind, Domain, Re
 from mailkeys.policy.compile import build_snapshot
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.policy.rules import parse_policy
-from mailkeys.policy.tables import ISSUE_PREFIX, TableCase
+from mailkeys.policy.tables import ISSUE_PREFIX, TableCase, case_actor
 from mailkeys.policy.validation import PolicyLineError
 from mailkeys.policy.vocabulary import (
+    APP_ROLES,
     MAILBOX_PERMISSIONS,
     PERMISSION_DOMAIN,
     PLATFORM_PERMISSIONS,
@@ -150,7 +151,7 @@ def test_the_table_decides_every_permission_for_every_spec_preset() -> None:
 
 def _request(case: TableCase) -> tuple[Actor, Resource]:
     """The row's credential and resource as a request of team `team_A` would carry them."""
-    actor, resource = case.actor, case.resource
+    actor, resource = case_actor(case), case.resource
     team = {"team": TEAM, "other-team": OTHER_TEAM}[resource.team_id or "team"]
     if actor.team_id is None:  # the operator and the gateways belong to no team
         return actor, Resource(team_id=None, mailbox_id=resource.mailbox_id)
@@ -652,7 +653,15 @@ def test_every_declared_preset_grants_something(installed_policy: policy.PolicyS
 def test_every_granted_role_is_a_preset_a_team_role_or_a_known_role(
     installed_policy: policy.PolicySnapshot,
 ) -> None:
-    known = {"kind:sending", "kind:mailbox", "kind:password", "role:operator", "role:gateway"}
+    known = {
+        "kind:sending",
+        "kind:mailbox",
+        "kind:password",
+        "kind:app",
+        "role:operator",
+        "role:gateway",
+        *APP_ROLES,
+    }
     team_roles = {"member:owner", "member:admin", "member:developer", "member:member"}
     assert set(installed_policy.team_roles) == team_roles
     assert installed_policy.roles <= set(installed_policy.presets) | team_roles | known

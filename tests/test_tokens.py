@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailkeys.tokens import (
+    APP_PREFIXES,
     BASE62,
     CHECKSUM_LENGTH,
     INFRASTRUCTURE_PREFIX,
@@ -21,7 +22,10 @@ from mailkeys.tokens import (
     SecretHasher,
     checksum,
     display_form,
+    is_app_token,
+    issue_app_token,
     issue_token,
+    parse_app_token,
     parse_token,
 )
 
@@ -333,3 +337,24 @@ def test_hash_records_the_configured_parameters() -> None:
 @pytest.mark.parametrize("garbage", ["", "not a hash", "$argon2id$v=19$m=8,t=1,p=1$broken"])
 def test_verify_against_a_malformed_hash_is_false(garbage: str) -> None:
     assert not CHEAP.verify(garbage, "x" * 32)
+
+
+@given(prefix=st.sampled_from(APP_PREFIXES), data=st.data())
+def test_app_tokens_round_trip_and_are_never_keys(prefix: str, data: st.DataObject) -> None:
+    issued = issue_app_token(prefix)
+    parsed = parse_app_token(issued.token)
+    assert parsed is not None
+    assert (parsed.prefix, parsed.key_id) == (prefix, issued.key_id)
+    assert is_app_token(issued.token)
+    assert parse_token(issued.token) is None  # an app token never passes for a key
+    position = data.draw(st.integers(min_value=len(prefix), max_value=len(issued.token) - 1))
+    replacement = data.draw(st.sampled_from(BASE62).filter(lambda c: c != issued.token[position]))
+    changed = issued.token[:position] + replacement + issued.token[position + 1 :]
+    assert parse_app_token(changed) is None
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_key_tokens_are_never_app_tokens(prefix: str) -> None:
+    token = issue_token(prefix).token
+    assert parse_app_token(token) is None
+    assert not is_app_token(token)

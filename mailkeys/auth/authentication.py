@@ -7,6 +7,7 @@ from datetime import datetime
 
 from mailkeys.auth.ratelimit import RateDecision
 from mailkeys.models.key_facts import KeyFacts
+from mailkeys.models.oauth import AppTokenFacts
 from mailkeys.models.person_facts import PersonFacts
 from mailkeys.policy import Actor
 from mailkeys.telemetry import metrics
@@ -33,6 +34,7 @@ class Authentication:
     # read them again.
     key: KeyFacts | None = None
     person: PersonFacts | None = None
+    app: AppTokenFacts | None = None
 
     @property
     def team(self) -> TeamSummary | None:
@@ -42,6 +44,8 @@ class Authentication:
             return None
         if self.key is not None:
             return TeamSummary(actor.team_id, self.key.team_name, self.key.team_created_at)
+        if self.app is not None:
+            return TeamSummary(actor.team_id, self.app.team_name, self.app.team_created_at)
         person = self.person
         if person is not None and person.team_name and person.team_created_at:
             return TeamSummary(actor.team_id, person.team_name, person.team_created_at)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from mailkeys import clock
 from mailkeys.auth.allowlist import IpAddress, admits
+from mailkeys.auth.apps import AppTokenAuthenticator
 from mailkeys.auth.authentication import ANONYMOUS, UNAVAILABLE, Authentication, observe
 from mailkeys.auth.budget import FailureBudget
 from mailkeys.auth.hashing import BoundedHasher
@@ -29,7 +30,7 @@ from mailkeys.models.secret_tags import store_secret_tag
 from mailkeys.outages import is_unavailable
 from mailkeys.policy import GATEWAY, OPERATOR, Actor, CredentialKind
 from mailkeys.settings import Settings
-from mailkeys.tokens import INFRASTRUCTURE_PREFIX, parse_token
+from mailkeys.tokens import INFRASTRUCTURE_PREFIX, is_app_token, parse_token
 
 log = logging.getLogger("mailkeys.auth")
 
@@ -91,6 +92,8 @@ class Authenticator:
             hasher, settings.verified_cache_size, settings.verified_cache_seconds
         )
         self.last_used = LastUsedRecorder(ApiKey, settings.last_used_precision_seconds)
+        # Connected apps' access tokens take the same path, dispatched by their prefix.
+        self.apps = AppTokenAuthenticator(settings, hasher.tags, limiter)
 
     async def authenticate(
         self, authorization: str | None, client: IpAddress | None = None
@@ -122,6 +125,8 @@ class Authenticator:
         ):
             if configured and hmac.compare_digest(token.encode(), configured.encode()):
                 return Authentication(actor=actor)
+        if is_app_token(token):
+            return await self.apps.authenticate(token)
         return await self._authenticate_key(token, client)
 
     async def _authenticate_key(self, token: str, client: IpAddress | None) -> Authentication:

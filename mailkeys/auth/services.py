@@ -62,8 +62,9 @@ class Services:
             await self.http.aclose()
 
     async def flush_last_used(self) -> None:
-        """Write the queued last-use times of keys and mailbox passwords."""
+        """Write the queued last-use times of keys, mailbox passwords and connected apps."""
         await self.authenticator.last_used.flush()
+        await self.authenticator.apps.usage.flush()
         await self.checker.password_last_used.flush()
 
 

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from tortoise.contrib.starlette import RegisterTortoise
 
 from mailkeys.auth.services import Services, build_services
-from mailkeys.http import graphiql, routes
+from mailkeys.http import graphiql, oauth, routes
 from mailkeys.http.edge import Edge, RequestLimits
 from mailkeys.http.graphql import MailkeysGraphQL
 from mailkeys.http.middleware import cors
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", routes.readyz(services)),
             Route("/metrics", metrics_endpoint(settings)),
             *graphiql.routes(settings.graphiql),
+            *oauth.routes(services),
         ],
         middleware=[
             Middleware(Edge),

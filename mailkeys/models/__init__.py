@@ -1,5 +1,14 @@
 """Tortoise models per domain, and the limit accounting they enforce."""
 
+from mailkeys.models.apps import (
+    AppConnection,
+    AppRegistrar,
+    AppToken,
+    AppTokenKind,
+    AuthorizationCode,
+    OAuthApp,
+    ProductLine,
+)
 from mailkeys.models.audit import AuditEvent
 from mailkeys.models.database import MODEL_MODULES
 from mailkeys.models.keys import ApiKey, KeyStatus, KeyType, SendScopeMode
@@ -15,7 +24,12 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MODEL_MODULES",
     "ApiKey",
+    "AppConnection",
+    "AppRegistrar",
+    "AppToken",
+    "AppTokenKind",
     "AuditEvent",
+    "AuthorizationCode",
     "BillingProfile",
     "DeliveryGroup",
     "Domain",
@@ -30,10 +44,12 @@ __all__ = [
     "MemberRole",
     "Membership",
     "Message",
+    "OAuthApp",
     "Person",
     "PolicyChangeSource",
     "PolicyPlan",
     "PolicyVersion",
+    "ProductLine",
     "Provider",
     "SendScopeMode",
     "Team",

@@ -7,6 +7,7 @@ from datetime import datetime
 from tortoise.functions import Count
 
 from mailkeys.errors import LimitExceededError
+from mailkeys.models.apps import AppConnection
 from mailkeys.models.keys import ApiKey, live_key_filter
 from mailkeys.models.mailboxes import Mailbox, MailboxPassword
 from mailkeys.models.people import Invitation
@@ -22,7 +23,8 @@ def slot_cost(live_keys: int) -> int:
 
 
 async def count_active_credentials(team_id: str, now: datetime) -> int:
-    """Active keys (by rotation chain, see `slot_cost`) and mailbox passwords."""
+    """Active keys (by rotation chain, see `slot_cost`), mailbox passwords and connected
+    apps (one slot per connection, whatever its tokens)."""
     chains = (
         await ApiKey.filter(live_key_filter(now), team_id=team_id)
         .annotate(live=Count("id"))
@@ -30,7 +32,8 @@ async def count_active_credentials(team_id: str, now: datetime) -> int:
         .values("live")
     )
     passwords = await MailboxPassword.filter(team_id=team_id, revoked_at__isnull=True).count()
-    return sum(slot_cost(int(chain["live"])) for chain in chains) + passwords
+    apps = await AppConnection.filter(team_id=team_id, revoked_at__isnull=True).count()
+    return sum(slot_cost(int(chain["live"])) for chain in chains) + passwords + apps
 
 
 async def count_used(team_id: str, resource: LimitedResource, now: datetime) -> int:

@@ -9,7 +9,9 @@ from mailkeys.policy.vocabulary import CredentialKind
 
 # Kinds whose credential lists its own permissions: it uses only those, within what the
 # policy lets its kind hold.
-LISTING_KINDS = frozenset({CredentialKind.SENDING, CredentialKind.MAILBOX, CredentialKind.PASSWORD})
+LISTING_KINDS = frozenset(
+    {CredentialKind.SENDING, CredentialKind.MAILBOX, CredentialKind.PASSWORD, CredentialKind.APP}
+)
 _PLATFORM_KINDS = frozenset({CredentialKind.OPERATOR, CredentialKind.GATEWAY})
 
 

@@ -7,9 +7,10 @@ A table is CSV with a header row; whole-line `#` comments and blank lines are sk
     sending,,email.send mailbox.read,mbx_1 mbx_3,email.send,mailbox:mbx_2,deny
     infrastructure,root:full,,,issue:email.send,,allow
 
-- `credential`: infrastructure, sending, mailbox, password, person, operator or gateway.
-- `preset`: an infrastructure key's preset (empty: a key without one), or a person's team
-  role (`member:admin`).
+- `credential`: infrastructure, sending, mailbox, password, person, app, operator or gateway.
+- `preset`: an infrastructure key's preset (empty: a key without one), a person's team
+  role (`member:admin`), or a connected app's choices, separated by spaces
+  (`app-group:keys:read app-line:sending`): the app holds what the policy gives them.
 - `permissions`: the mailbox permissions listed on a sending or mailbox key or a mailbox
   password, separated by spaces.
 - `mailboxes`: the mailboxes the credential is bound to, separated by spaces; empty or `*`
@@ -27,13 +28,14 @@ Each row is decided by `evaluate`/`can_issue`, the functions every request goes 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailkeys.errors import DecisionTableError
 from mailkeys.policy.actor import Actor, Resource
+from mailkeys.policy.apps import role_grants
 from mailkeys.policy.decide import can_issue, evaluate
 from mailkeys.policy.snapshot import PolicySnapshot
-from mailkeys.policy.vocabulary import PERMISSION_DOMAIN, CredentialKind
+from mailkeys.policy.vocabulary import APP_ROLES, PERMISSION_DOMAIN, CredentialKind
 
 COLUMNS = ("credential", "preset", "permissions", "mailboxes", "operation", "resource", "expect")
 ISSUE_PREFIX = "issue:"
@@ -53,6 +55,8 @@ class TableCase:
     resource: Resource
     resource_label: str
     expect_allowed: bool
+    # A connected app's choices (app-group:/app-line: roles); its permissions follow them.
+    app_roles: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """`infrastructure root:readonly: key.create on team` and the like."""
@@ -60,6 +64,8 @@ class TableCase:
         who = actor.kind.value
         if actor.preset or actor.team_role:
             who += f" {actor.preset or actor.team_role}"
+        if self.app_roles:
+            who += f" {' '.join(self.app_roles)}"
         if actor.permissions:
             who += f" [{' '.join(sorted(actor.permissions))}]"
         if actor.mailbox_ids is not None:
@@ -131,11 +137,31 @@ def _words(value: str) -> list[str]:
     return value.split()
 
 
+def _app_roles(name: str, number: int, row: dict[str, str]) -> tuple[str, ...]:
+    if row["credential"] != CredentialKind.APP.value:
+        return ()
+    roles = tuple(_words(row["preset"]))
+    for role in roles:
+        if role not in APP_ROLES:
+            raise DecisionTableError(name, number, f"unknown connected-app choice '{role}'")
+    if row["permissions"]:
+        raise DecisionTableError(name, number, "an app holds what its choices give (preset)")
+    return roles
+
+
 def _actor(name: str, number: int, row: dict[str, str]) -> Actor:
     try:
         kind = CredentialKind(row["credential"])
     except ValueError as exc:
         raise DecisionTableError(name, number, f"unknown credential '{row['credential']}'") from exc
+    if kind is CredentialKind.APP:
+        mailboxes = [] if row["mailboxes"] in ("", "*") else _words(row["mailboxes"])
+        return Actor(
+            kind=kind,
+            credential_id=f"{name}:{number}",
+            team_id=OWN_TEAM,
+            mailbox_ids=frozenset(mailboxes) if mailboxes else None,
+        )
     preset = row["preset"] or None
     permissions = _words(row["permissions"])
     mailboxes = [] if row["mailboxes"] in ("", "*") else _words(row["mailboxes"])
@@ -193,6 +219,7 @@ def _case(name: str, number: int, row: dict[str, str]) -> TableCase:
         resource=resource,
         resource_label=label,
         expect_allowed=row["expect"] == "allow",
+        app_roles=_app_roles(name, number, row),
     )
 
 
@@ -219,14 +246,22 @@ def parse_table(text: str, name: str) -> DecisionTable:
     return DecisionTable(name=name, cases=tuple(cases))
 
 
+def case_actor(case: TableCase, snapshot: PolicySnapshot | None = None) -> Actor:
+    """The row's credential; a connected app holds what the policy gives its choices."""
+    if case.actor.kind is not CredentialKind.APP:
+        return case.actor
+    return replace(case.actor, permissions=role_grants(case.app_roles, snapshot))
+
+
 def _decide(case: TableCase, snapshot: PolicySnapshot) -> CaseResult:
+    actor = case_actor(case, snapshot)
     if case.operation.startswith(ISSUE_PREFIX):
-        allowed = can_issue(case.actor, [case.operation.removeprefix(ISSUE_PREFIX)], snapshot)
+        allowed = can_issue(actor, [case.operation.removeprefix(ISSUE_PREFIX)], snapshot)
         return CaseResult(case, allowed, "may_issue" if allowed else "may_not_issue", None)
     resource = case.resource
     if resource.team_id == OWN_TEAM and case.actor.team_id is None:
         resource = Resource(team_id=None, mailbox_id=resource.mailbox_id)
-    evaluation = evaluate(case.actor, case.operation, resource, snapshot)
+    evaluation = evaluate(actor, case.operation, resource, snapshot)
     rule = evaluation.decision.matched_rule
     return CaseResult(
         case,

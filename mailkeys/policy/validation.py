@@ -18,6 +18,9 @@ from mailkeys.models.people import MemberRole
 from mailkeys.policy.rules import PolicyLine
 from mailkeys.policy.snapshot import PolicySnapshot
 from mailkeys.policy.vocabulary import (
+    APP_GROUP_PREFIX,
+    APP_LINE_PREFIX,
+    APP_ROLES,
     GATEWAY_ROLE,
     KIND_PREFIX,
     KIND_ROLES,
@@ -88,8 +91,10 @@ def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | No
         if name not in _MEMBER_ROLES:
             return f"unknown team role '{name}' (team roles are {', '.join(sorted(_MEMBER_ROLES))})"
         return None if name in presets else f"team role '{name}' is not declared (a p2 line)"
-    if name in _BUILT_IN_ROLES:
+    if name in _BUILT_IN_ROLES or name in APP_ROLES:
         return None
+    if name.startswith((APP_GROUP_PREFIX, APP_LINE_PREFIX)):
+        return f"unknown connected-app group or line '{name}' (see docs/connected-apps.md)"
     if name.startswith(KIND_PREFIX):
         return f"unknown credential kind '{name}'"
     if name.startswith(ROLE_PREFIX):
@@ -97,8 +102,8 @@ def _role_problem(name: str, presets: set[str], inherited: set[str]) -> str | No
             return None
         return f"role '{name}' is not built in and no g line makes a role inherit it"
     return (
-        f"unknown role '{name}' (roles are root:<preset>, member:<team role>, kind:<kind> or "
-        "role:<name>)"
+        f"unknown role '{name}' (roles are root:<preset>, member:<team role>, kind:<kind>, "
+        "app-group:<group>:<level>, app-line:<line> or role:<name>)"
     )
 
 

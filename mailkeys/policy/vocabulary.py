@@ -34,6 +34,7 @@ class CredentialKind(StrEnum):
     MAILBOX = "mailbox"
     PASSWORD = "password"  # noqa: S105  # a credential kind, not a secret
     PERSON = "person"
+    APP = "app"  # a connected app's access token, acting for one connection
 
 
 TEAM_PERMISSIONS: tuple[str, ...] = (
@@ -68,6 +69,8 @@ PLATFORM_PERMISSIONS: tuple[str, ...] = (
     "platform.key.read",
     "platform.key.revoke",
     "platform.audit.read",
+    # Registering a connected app (an OAuth client) for every team to connect.
+    "platform.app.register",
 )
 
 PEOPLE_PERMISSIONS: tuple[str, ...] = (
@@ -96,6 +99,7 @@ KIND_ROLES: dict[CredentialKind, str] = {
     CredentialKind.SENDING: "kind:sending",
     CredentialKind.MAILBOX: "kind:mailbox",
     CredentialKind.PASSWORD: "kind:password",
+    CredentialKind.APP: "kind:app",
 }
 PRESET_PREFIX = "root:"
 # Team members' roles: `member:owner`, ... (declared with p2 lines, like presets).
@@ -103,6 +107,35 @@ MEMBER_PREFIX = "member:"
 KIND_PREFIX = "kind:"
 # Built-in roles (`role:operator`, `role:gateway`) and group roles that presets inherit.
 ROLE_PREFIX = "role:"
+
+# Connected apps: what a person may choose on the consent page, as roles of the policy.
+# `app-group:<group>:read` and `app-group:<group>:full` are the Management permission groups
+# (Customise picks single permissions among those of `:full`); `app-line:mailbox` and
+# `app-line:sending` are the Mailbox and Sending product lines.
+APP_GROUP_PREFIX = "app-group:"
+APP_LINE_PREFIX = "app-line:"
+APP_GROUPS: tuple[str, ...] = (
+    "analytics", "billing", "domains", "email", "keys", "logs",
+    "mailboxes", "providers", "routing", "team", "webhooks",
+)  # fmt: skip
+APP_GROUP_LEVELS: tuple[str, ...] = ("read", "full")
+APP_LINES: tuple[str, ...] = ("mailbox", "sending")
+
+
+def app_group_role(group: str, level: str) -> str:
+    """The policy role of a Management permission group at a level: `app-group:keys:read`."""
+    return f"{APP_GROUP_PREFIX}{group}:{level}"
+
+
+def app_line_role(line: str) -> str:
+    """The policy role of the Mailbox or Sending product line: `app-line:sending`."""
+    return f"{APP_LINE_PREFIX}{line}"
+
+
+APP_ROLES: frozenset[str] = frozenset(
+    [app_group_role(group, level) for group in APP_GROUPS for level in APP_GROUP_LEVELS]
+    + [app_line_role(line) for line in APP_LINES]
+)
 
 _PATTERN_RE = re.compile(r"(\*|[a-z][a-z_]*)(\.(\*|[a-z][a-z_]*))*")
 

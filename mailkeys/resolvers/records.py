@@ -6,6 +6,8 @@ storage itself, so it cannot query or write behind the resolvers' back.
 
 from mailkeys.models import (
     ApiKey,
+    AppConnection,
+    AppRegistrar,
     AuditEvent,
     BillingProfile,
     DeliveryGroup,
@@ -20,6 +22,7 @@ from mailkeys.models import (
     MemberRole,
     Membership,
     Message,
+    OAuthApp,
     Person,
     PolicyChangeSource,
     PolicyVersion,
@@ -32,6 +35,8 @@ from mailkeys.models.outbox import Queued
 
 __all__ = [
     "ApiKey",
+    "AppConnection",
+    "AppRegistrar",
     "AuditEvent",
     "BillingProfile",
     "DeliveryGroup",
@@ -46,6 +51,7 @@ __all__ = [
     "MemberRole",
     "Membership",
     "Message",
+    "OAuthApp",
     "Person",
     "PolicyChangeSource",
     "PolicyVersion",

@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from mailkeys.schema.allowlists import AllowlistMutations
+from mailkeys.schema.apps import AppMutations, AppQueries
 from mailkeys.schema.audit import AuditQueries
 from mailkeys.schema.execution import Limits, OperationRunner
 from mailkeys.schema.explain import ExplainQueries
@@ -41,6 +42,7 @@ class Query(
     PolicyVersionQueries,
     PolicyPlanQueries,
     ExplainQueries,
+    AppQueries,
 ):
     pass
 
@@ -57,6 +59,7 @@ class Mutation(
     PeopleMutations,
     PolicyPlanMutations,
     PolicyChangeMutations,
+    AppMutations,
 ):
     pass
 

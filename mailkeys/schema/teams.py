@@ -23,7 +23,9 @@ describe_enum(
     LimitedResource,
     "A resource a team has a limit of.",
     {
-        "CREDENTIALS": "Active keys and mailbox passwords, counted together (default 100).",
+        "CREDENTIALS": (
+            "Active keys, mailbox passwords and connected apps, counted together (default 100)."
+        ),
         "MAILBOXES": "Mailboxes (default 50).",
         "DOMAINS": "Domains (default 25).",
         "PROVIDERS": "Providers, the team's sending accounts (default 200).",
@@ -42,6 +44,7 @@ describe_enum(
         "MAILBOX": "A mailbox key (`smx_mbx_`), for one mailbox.",
         "PASSWORD": "A mailbox password, for one mailbox and one app or device.",
         "PERSON": "A person signed in at the identity provider, with their team role.",
+        "APP": "A connected app's access token (`smx_app_`), for one connection.",
     },
 )
 
@@ -124,13 +127,17 @@ class Viewer:
     # Resolved only when asked for: `{ viewer { team { id } } }` is the hot path.
     @strawberry.field(description="The key of this request, if a key.")
     async def api_key(self) -> ApiKey | None:
-        if self.actor.credential_id is None or self.actor.kind is CredentialKind.PASSWORD:
+        if self.actor.credential_id is None or self.actor.kind in _NOT_KEYS:
             return None
         return ApiKey.from_model(await key_resolvers.own_key(self.actor))
 
     @strawberry.field(description="What this principal may do now.")
     def permissions(self) -> list[str]:
         return effective_permissions(self.actor)
+
+
+# Principals whose credential id names no key: `apiKey` is null for them.
+_NOT_KEYS = frozenset({CredentialKind.PASSWORD, CredentialKind.APP})
 
 
 @strawberry.type(description="A role preset for infrastructure keys, from the live policy.")
