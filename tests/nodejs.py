@@ -2,12 +2,15 @@
 
 The test-only Node dependencies live in `tests/node/package.json` with a committed
 `package-lock.json`. `node_project()` installs them with `npm ci` when `node_modules` is
-missing or older than the lockfile, so after one install the tests run offline. A machine
-without `node` skips these tests with a reason, except under CI=true, where it is a failure.
+missing or older than the lockfile, so after one install the tests run offline. The install
+holds a file lock: the suite's workers (pytest-xdist) and runs in other worktrees of the same
+checkout never run `npm ci` into one `node_modules` at once. A machine without `node` skips
+these tests with a reason, except under CI=true, where it is a failure.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -21,6 +24,8 @@ NODE_PROJECT = Path(__file__).resolve().parent / "node"
 _LOCKFILE = NODE_PROJECT / "package-lock.json"
 # npm ci writes this copy of the lockfile last; its age says when node_modules was installed.
 _INSTALLED = NODE_PROJECT / "node_modules" / ".package-lock.json"
+# Held while one process checks and installs; the others wait, then find the install current.
+_INSTALL_LOCK = NODE_PROJECT / ".install.lock"
 _NPM_CI_TIMEOUT_S = 300
 _SCRIPT_TIMEOUT_S = 120
 
@@ -41,6 +46,14 @@ def node_project() -> Path:
         _unavailable("node is not installed (tests against Node.js tools need Node.js 20+)")
     if _installed_is_current():
         return NODE_PROJECT
+    with _INSTALL_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _installed_is_current():  # another process may have installed meanwhile
+            _npm_ci()
+    return NODE_PROJECT
+
+
+def _npm_ci() -> None:
     npm = shutil.which("npm")
     if npm is None:
         _unavailable("npm is not installed (it installs tests/node/package-lock.json)")
@@ -55,7 +68,6 @@ def node_project() -> Path:
         pytest.fail(f"npm ci in {NODE_PROJECT} failed:\n{done.stdout}\n{done.stderr}")
     # npm ci keeps the lockfile's own time; mark the install as at least as new.
     _INSTALLED.touch()
-    return NODE_PROJECT
 
 
 def run_node_json(script: str, args: list[str], payload: Any) -> Any:

@@ -17,6 +17,9 @@ from mailkeys.policy.compile import (
 from mailkeys.policy.files import shipped_model_text, shipped_policy_text
 from mailkeys.policy.validation import PolicyLineError
 
+# The compiler is the subject here: it asks Casbin every time, shipped rules or not.
+pytestmark = pytest.mark.policy_compiled_each_time
+
 MODEL = shipped_model_text()
 SHIPPED = shipped_policy_text()
 FIRST_EXTRA = len(SHIPPED.rstrip("\n").splitlines()) + 1

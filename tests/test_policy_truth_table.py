@@ -10,7 +10,6 @@ person has to decide which. Each row is asked of the policy here as a request as
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -468,14 +467,18 @@ KEY_ADMIN_LINES = ("p2, root:key_admin, Key Admin", "p, root:key_admin, key.*, t
 KEY_PERMISSIONS = frozenset({"key.read", "key.create", "key.rotate", "key.revoke"})
 
 
-@cache
+# A fixture, not a cached function: built before any timed example, in whichever worker and
+# order the tests that use it run (a first example paying for the build missed its deadline).
+@pytest.fixture(scope="module")
 def key_admin_policy() -> policy.PolicySnapshot:
     """The shipped policy plus a custom preset that may manage keys only (built once)."""
     return build_snapshot(shipped_model_text(), with_extra_lines(*KEY_ADMIN_LINES), version=2)
 
 
-def test_custom_key_admin_preset_holds_exactly_key_permissions() -> None:
-    snapshot = key_admin_policy()
+def test_custom_key_admin_preset_holds_exactly_key_permissions(
+    key_admin_policy: policy.PolicySnapshot,
+) -> None:
+    snapshot = key_admin_policy
     policy.install(snapshot)
     assert snapshot.presets["root:key_admin"] == "Key Admin"
     assert set(policy.preset_permissions("root:key_admin")) == KEY_PERMISSIONS
@@ -483,9 +486,9 @@ def test_custom_key_admin_preset_holds_exactly_key_permissions() -> None:
 
 @given(wanted=st.frozensets(st.sampled_from(VOCABULARY)))
 def test_custom_key_admin_preset_can_issue_only_subsets_of_key_permissions(
-    wanted: frozenset[str],
+    key_admin_policy: policy.PolicySnapshot, wanted: frozenset[str]
 ) -> None:
-    policy.install(key_admin_policy())
+    policy.install(key_admin_policy)
     actor = infrastructure_key("root:key_admin")
     assert policy.can_issue(actor, wanted) is (wanted <= KEY_PERMISSIONS)
 
