@@ -23,14 +23,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.load import run_wrk
-from bench.pipeline import (
-    CONNECTIONS,
-    PG,
-    _postgres_server,
-    _sqlite_server,
-    mailkeys_figures,
-    postgres_database,
-)
+from bench.pipeline import postgres_server, sqlite_server
+from bench.pipeline_figures import mailkeys_figures
+from bench.pipeline_servers import CONNECTIONS, PG, postgres_database
 
 
 def _frames(line: str) -> tuple[list[str], int]:
@@ -69,11 +64,11 @@ def main() -> None:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mk-profile-")))
         if args.engine == "sqlite":
-            server, keys, _ = _sqlite_server(workdir)
+            server, keys, _ = sqlite_server(workdir)
             suffix = ""
         else:
             url = stack.enter_context(postgres_database())
-            server, keys = _postgres_server(workdir, url, 1)
+            server, keys = postgres_server(workdir, url, 1)
             suffix = PG
         stack.callback(server.stop)
         figure = next(
