@@ -62,6 +62,7 @@ def _canonical(entry: str) -> str | None:
     return str(network) if "/" in entry else str(network.network_address)
 
 
+@lru_cache(maxsize=4096)  # every request parses its peer: the same few, over and over
 def parse_address(value: str | None) -> IpAddress | None:
     """An address as a client's (IPv4-mapped IPv6 in IPv4 form), or None if it is not one."""
     if not value or "%" in value:

@@ -65,8 +65,9 @@ def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:
     route = scope.get("route")
     # A path no route matched is whatever the client typed (a pasted token, say): not logged.
     path = record.path if isinstance(route, Route) else UNMATCHED
-    metrics.REQUESTS.labels(operation, record.code).inc()
-    metrics.REQUEST_SECONDS.labels(operation).observe(seconds)
+    requests, durations = metrics.request_metrics(operation, record.code)
+    requests.inc()
+    durations.observe(seconds)
     client = scope.get("client")
     request_log.info(
         "request",

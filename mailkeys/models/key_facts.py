@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
+
 from mailkeys.models.hot_reads import first_row, stored_json, stored_time
 from mailkeys.models.keys import KeyStatus, KeyType, SendScopeMode, derive_status
 from mailkeys.models.mailboxes import MailboxStatus
@@ -63,10 +65,25 @@ class KeyFacts:
         return f"KeyFacts(id={self.id!r}, team_id={self.team_id!r}, type={self.type.value!r})"
 
 
+# Rows already turned into facts, by their every column: a row that changed in any column
+# (revoked, expired, its mailbox suspended, its team paused) is a different key here, so what
+# is remembered is only the parsing of timestamps and JSON, never a decision.
+_FACTS_OF_ROWS: LRUCache[tuple[Any, ...], KeyFacts] = LRUCache(maxsize=4096)
+
+
 async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     """The key with this public id, or None."""
     row = await _one(_SQL, key_id)
-    return None if row is None else _key_facts(row)
+    if row is None:
+        return None
+    columns = tuple(row.values())
+    try:
+        facts = _FACTS_OF_ROWS.get(columns)
+    except TypeError:  # a driver that hands JSON columns over decoded: nothing to remember
+        return _key_facts(row)
+    if facts is None:
+        facts = _FACTS_OF_ROWS[columns] = _key_facts(row)
+    return facts
 
 
 async def _one(sql: str, value: str) -> dict[str, Any] | None:

@@ -17,6 +17,8 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
 
 import prometheus_client
 from prometheus_client import (
@@ -50,6 +52,16 @@ REQUEST_SECONDS = Histogram(
     ["operation"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+
+
+@lru_cache(maxsize=1024)
+def request_metrics(operation: str, code: str) -> tuple[Any, Any]:
+    """The request counter's and duration histogram's children for one operation and code
+    (`labels()` takes a lock and checks its arguments on every call; every request needs
+    the same few)."""
+    return REQUESTS.labels(operation, code), REQUEST_SECONDS.labels(operation)
+
+
 AUTHENTICATIONS = Counter(
     "mailkeys_authentications",
     "Authentication outcomes: success by credential kind, failure by internal reason "
