@@ -65,10 +65,12 @@ def observe(authentication: Authentication, seconds: float) -> None:
     """Count the outcome (by internal reason) and tell the request log who is asking."""
     actor = authentication.actor
     if actor is not None:
-        metrics.AUTHENTICATIONS.labels("success", actor.kind.value).inc()
+        metrics.labelled(metrics.AUTHENTICATIONS, "success", actor.kind.value).inc()
         note_credential(actor.credential_id, actor.kind.value, actor.team_id, None)
     else:
-        metrics.AUTHENTICATIONS.labels("failure", authentication.failure or "unknown").inc()
+        metrics.labelled(
+            metrics.AUTHENTICATIONS, "failure", authentication.failure or "unknown"
+        ).inc()
         note_credential(None, None, None, authentication.failure)
     if authentication.presented:
         metrics.AUTHENTICATION_SECONDS.observe(seconds)

@@ -123,9 +123,8 @@ class CredentialChecker:
         client = client_ip_input("clientIp", client_ip)
         result, failure = await self._check(address, secret, protocol, client)
         note_check_failure(failure)
-        metrics.CREDENTIAL_CHECKS.labels(
-            protocol.value, "allowed" if result.allowed else "denied"
-        ).inc()
+        outcome = "allowed" if result.allowed else "denied"
+        metrics.labelled(metrics.CREDENTIAL_CHECKS, protocol.value, outcome).inc()
         return result
 
     async def _check(

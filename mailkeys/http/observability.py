@@ -65,9 +65,8 @@ def finish(record: RequestRecord, scope: Scope, seconds: float) -> None:
     route = scope.get("route")
     # A path no route matched is whatever the client typed (a pasted token, say): not logged.
     path = record.path if isinstance(route, Route) else UNMATCHED
-    requests, durations = metrics.request_metrics(operation, record.code)
-    requests.inc()
-    durations.observe(seconds)
+    metrics.labelled(metrics.REQUESTS, operation, record.code).inc()
+    metrics.labelled(metrics.REQUEST_SECONDS, operation).observe(seconds)
     client = scope.get("client")
     request_log.info(
         "request",
