@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from tortoise import Tortoise
@@ -52,31 +53,37 @@ def _sqlite_reader(connection: Any) -> sqlite3.Connection | None:
     return reader
 
 
-async def first_row(sqlite_sql: str, sql: str, values: list[str]) -> dict[str, Any] | None:
-    """The first row of a hand-written read: `sqlite_sql` with `?` placeholders, `sql` with
-    `{first}`/`{second}`/`{third}`/`{param}` fields numbered for PostgreSQL."""
+@lru_cache(maxsize=64)
+def _placed(sql: str, postgres: bool) -> str:
+    """`sql` with its `{first}`/`{second}`/`{third}`/`{param}` fields as the engine's
+    placeholders (worked out once per statement, not on every request)."""
+    if postgres:
+        return sql.format(param="$1", first="$1", second="$2", third="$3")
+    return sql.format(param="?", first="?", second="?", third="?")
+
+
+async def first_row(sql: str, values: list[str]) -> dict[str, Any] | None:
+    """The first row of a hand-written read; `sql` names its placeholders `{first}`,
+    `{second}`, `{third}` (or `{param}` for a single one), in the order of `values`."""
     connection = Tortoise.get_connection("default")
     reader = _sqlite_reader(connection)
     if reader is not None:
-        found = reader.execute(sqlite_sql, values).fetchone()
+        found = reader.execute(_placed(sql, False), values).fetchone()
         return dict(found) if found is not None else None
-    if connection.capabilities.dialect == "postgres":
-        numbered = sql.format(param="$1", first="$1", second="$2", third="$3")
-    else:
-        numbered = sqlite_sql
-    rows = await connection.execute_query_dict(numbered, values)
+    rows = await _through_tortoise(connection, sql, values)
     return rows[0] if rows else None
 
 
-async def all_rows(sqlite_sql: str, sql: str, values: list[str]) -> list[dict[str, Any]]:
+async def all_rows(sql: str, values: list[str]) -> list[dict[str, Any]]:
     """Every row of a hand-written read (placeholders as for `first_row`)."""
     connection = Tortoise.get_connection("default")
     reader = _sqlite_reader(connection)
     if reader is not None:
-        return [dict(row) for row in reader.execute(sqlite_sql, values).fetchall()]
-    if connection.capabilities.dialect == "postgres":
-        numbered = sql.format(param="$1", first="$1", second="$2", third="$3")
-    else:
-        numbered = sqlite_sql
-    rows: list[dict[str, Any]] = await connection.execute_query_dict(numbered, values)
+        return [dict(row) for row in reader.execute(_placed(sql, False), values).fetchall()]
+    return await _through_tortoise(connection, sql, values)
+
+
+async def _through_tortoise(connection: Any, sql: str, values: list[str]) -> list[dict[str, Any]]:
+    postgres = connection.capabilities.dialect == "postgres"
+    rows: list[dict[str, Any]] = await connection.execute_query_dict(_placed(sql, postgres), values)
     return rows

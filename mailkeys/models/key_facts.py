@@ -73,7 +73,7 @@ _FACTS_OF_ROWS: LRUCache[tuple[Any, ...], KeyFacts] = LRUCache(maxsize=4096)
 
 async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     """The key with this public id, or None."""
-    row = await _one(_SQL, key_id)
+    row = await first_row(_SQL, [key_id])
     if row is None:
         return None
     columns = tuple(row.values())
@@ -84,10 +84,6 @@ async def fetch_key_facts(key_id: str) -> KeyFacts | None:
     if facts is None:
         facts = _FACTS_OF_ROWS[columns] = _key_facts(row)
     return facts
-
-
-async def _one(sql: str, value: str) -> dict[str, Any] | None:
-    return await first_row(sql.format(first="?", second="?", param="?"), sql, [value])
 
 
 def _key_facts(row: dict[str, Any]) -> KeyFacts:
@@ -167,11 +163,7 @@ async def fetch_mailbox_and_key(
     The gateways' check reads a key this way, so that a key-shaped secret costs the same
     one statement as a password-shaped one, known or not.
     """
-    row = await first_row(
-        _MAILBOX_AND_KEY_SQL.format(first="?", second="?"),
-        _MAILBOX_AND_KEY_SQL,
-        [key_id, address],
-    )
+    row = await first_row(_MAILBOX_AND_KEY_SQL, [key_id, address])
     if row is None:
         return None, None
     mailbox = _mailbox_facts(row)
@@ -201,11 +193,7 @@ async def fetch_mailbox_and_password(
     address: str, password_id: str
 ) -> tuple[MailboxFacts | None, PasswordFacts | None]:
     """The mailbox with this address and its password with this id, in one statement."""
-    row = await first_row(
-        _MAILBOX_AND_CREDENTIAL_SQL.format(first="?", second="?"),
-        _MAILBOX_AND_CREDENTIAL_SQL,
-        [password_id, address],
-    )
+    row = await first_row(_MAILBOX_AND_CREDENTIAL_SQL, [password_id, address])
     if row is None:
         return None, None
     mailbox = _mailbox_facts(row)

@@ -187,7 +187,7 @@ class AppTokenFacts:
 
 async def fetch_app_token_facts(token_id: str) -> AppTokenFacts | None:
     """The token with this public id, its connection and team; None if there is none."""
-    row = await first_row(_SQL.format(param="?"), _SQL, [token_id])
+    row = await first_row(_SQL, [token_id])
     return None if row is None else _facts(row)
 
 

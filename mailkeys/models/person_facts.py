@@ -40,9 +40,7 @@ class PersonFacts:
 
 async def fetch_person_facts(issuer: str, subject: str, team_id: str | None) -> PersonFacts | None:
     """The person with this identity, with their role in `team_id`; None if never seen."""
-    row = await first_row(
-        _SQL.format(first="?", second="?", third="?"), _SQL, [team_id or "", issuer, subject]
-    )
+    row = await first_row(_SQL, [team_id or "", issuer, subject])
     if row is None:
         return None
     role = MemberRole(row["role"]) if row["role"] else None

@@ -33,11 +33,7 @@ class Sender:
 
 async def fetch_sender(team_id: str, address: str, domain: str) -> Sender | None:
     """The team's mailbox at `address` (whose domain is `domain`), or None."""
-    row = await first_row(
-        _SENDER_SQL.format(first="?", second="?", third="?"),
-        _SENDER_SQL,
-        [domain, address, team_id],
-    )
+    row = await first_row(_SENDER_SQL, [domain, address, team_id])
     if row is None:
         return None
     return Sender(row["id"], row["team_id"], MailboxStatus(row["status"]), bool(row["domain_held"]))
@@ -45,7 +41,7 @@ async def fetch_sender(team_id: str, address: str, domain: str) -> Sender | None
 
 async def active_provider_ids(team_id: str) -> list[str]:
     """The ids of the team's active providers."""
-    rows = await all_rows(_PROVIDERS_SQL.format(param="?"), _PROVIDERS_SQL, [team_id])
+    rows = await all_rows(_PROVIDERS_SQL, [team_id])
     return [str(row["id"]) for row in rows]
 
 
