@@ -157,7 +157,7 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending.append(line)
 
     def _write_pending(self) -> None:
-        with self.lock if self.lock is not None else _NO_LOCK:
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
             self._flush_loop = None
             if not self._pending:
                 return
@@ -172,17 +172,6 @@ class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         self._write_pending()
         super().flush()
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
 
 
 def wants_json(log_format: LogFormat, stream: TextIO) -> bool:
