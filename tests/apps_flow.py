@@ -12,7 +12,7 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html import unescape
@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from starlette.applications import Starlette
 
@@ -27,7 +28,9 @@ from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.http.oauth.session import SESSION_COOKIE, new_session, seal
 from mailkeys.models import MemberRole, Membership, Person
+from mailkeys.settings import Settings
 from mailkeys.tokens import new_id
+from tests.conftest import TeamHandle, test_settings
 
 BASE = "http://127.0.0.1"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
@@ -142,3 +145,34 @@ def code_of(response: httpx.Response) -> str:
     """The code in the redirect to the app."""
     location = response.headers["location"]
     return parse_qs(urlsplit(location).query)["code"][0]
+
+
+# The fixtures every connected-apps test module shares; a module imports those it uses
+# (`from tests.apps_flow import settings_fixture  # noqa: F401`, and so on).
+
+
+@pytest.fixture(name="settings")
+def settings_fixture() -> Settings:
+    """The app's settings, with the public URL the OAuth metadata and redirects name."""
+    return test_settings(public_url=BASE)
+
+
+@pytest.fixture(name="http")
+async def http_fixture(
+    client: httpx.AsyncClient, app: Starlette
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A plain client of the running app (`http_client`), once its lifespan has begun."""
+    async with http_client(app) as plain:
+        yield plain
+
+
+@pytest.fixture(name="team")
+async def team_fixture(make_team: Callable[..., Awaitable[TeamHandle]]) -> TeamHandle:
+    """The team apps connect to."""
+    return await make_team("Acme")
+
+
+@pytest.fixture(name="admin")
+async def admin_fixture(team: TeamHandle) -> Member:
+    """An Admin of that team, who consents."""
+    return await make_member(team.id, MemberRole.ADMIN, "ada@example.com")

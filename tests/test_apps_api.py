@@ -7,7 +7,6 @@ registering apps, and the Mailbox and Sending lines at the gateways' credential 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,10 +16,19 @@ from starlette.applications import Starlette
 from mailkeys import clock
 from mailkeys.auth.services import Services
 from mailkeys.clock import ManualClock
-from mailkeys.models import AuditEvent, MemberRole, Team
-from mailkeys.settings import Settings
-from tests.apps_flow import BASE, REDIRECT_URI, Member, http_client, make_member
-from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, TeamHandle, test_settings
+from mailkeys.models import AuditEvent, Team
+from tests.apps_flow import (  # noqa: F401
+    BASE,
+    REDIRECT_URI,
+    Member,
+    admin_fixture,
+    http_client,
+    http_fixture,
+    make_member,
+    settings_fixture,
+    team_fixture,
+)
+from tests.conftest import GATEWAY_TOKEN, OPERATOR_TOKEN, Gql, TeamHandle
 from tests.test_apps_oauth import connect, graphql, register_public
 
 CONNECTIONS = """
@@ -52,27 +60,6 @@ mutation($team: ID!, $limit: Int!) {
   teamLimitsUpdate(input: {teamId: $team, resource: CREDENTIALS, limit: $limit}) { __typename }
 }
 """
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return test_settings(public_url=BASE)
-
-
-@pytest.fixture
-async def http(client: httpx.AsyncClient, app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(app) as plain:
-        yield plain
-
-
-@pytest.fixture
-async def team(make_team: Callable[..., Awaitable[TeamHandle]]) -> TeamHandle:
-    return await make_team("Acme")
-
-
-@pytest.fixture
-async def admin(team: TeamHandle) -> Member:
-    return await make_member(team.id, MemberRole.ADMIN, "ada@example.com")
 
 
 async def test_the_team_lists_its_connections_with_use_and_who_authorized(

@@ -2,44 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
-import pytest
-from starlette.applications import Starlette
 
 from mailkeys.auth.services import Services
 from mailkeys.models import AppConnection, AuthorizationCode, MemberRole
-from mailkeys.settings import Settings
-from tests.apps_flow import (
+from tests.apps_flow import (  # noqa: F401
     BASE,
     REDIRECT_URI,
     Member,
+    admin_fixture,
     consent,
     consent_cookie,
     hidden_fields,
     http_client,
+    http_fixture,
     make_member,
+    settings_fixture,
+    team_fixture,
 )
-from tests.conftest import Gql, TeamHandle, test_settings
+from tests.conftest import Gql, TeamHandle
 from tests.test_apps_oauth import register_public
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return test_settings(public_url=BASE)
-
-
-@pytest.fixture
-async def http(client: httpx.AsyncClient, app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(app) as plain:
-        yield plain
-
-
-@pytest.fixture
-async def admin(make_team: Callable[..., Awaitable[TeamHandle]]) -> Member:
-    team = await make_team("Acme")
-    return await make_member(team.id, MemberRole.ADMIN, "ada@example.com")
 
 
 async def authorize_url(http: httpx.AsyncClient) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,42 +21,24 @@ from mailkeys.clock import ManualClock
 from mailkeys.models import AppConnection, AppToken, AuditEvent, MemberRole
 from mailkeys.policy import OPERATOR
 from mailkeys.resolvers.apps import AppRegistration, register_app
-from mailkeys.settings import Settings
-from tests.apps_flow import (
+from tests.apps_flow import (  # noqa: F401
     BASE,
     REDIRECT_URI,
     Member,
+    admin_fixture,
     consent,
     consent_cookie,
     http_client,
+    http_fixture,
     make_member,
     oauth_client,
+    settings_fixture,
+    team_fixture,
 )
-from tests.conftest import TeamHandle, test_settings
+from tests.conftest import TeamHandle
 
 KEYS = "{ apiKeys { totalCount } }"
 KEYS_READ = {"line": "management", "group_keys": "read"}
-
-
-@pytest.fixture
-def settings() -> Settings:
-    return test_settings(public_url=BASE)
-
-
-@pytest.fixture
-async def http(client: httpx.AsyncClient, app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with http_client(app) as plain:
-        yield plain
-
-
-@pytest.fixture
-async def team(make_team: Callable[..., Awaitable[TeamHandle]]) -> TeamHandle:
-    return await make_team("Acme")
-
-
-@pytest.fixture
-async def admin(team: TeamHandle) -> Member:
-    return await make_member(team.id, MemberRole.ADMIN, "ada@example.com")
 
 
 async def register_public(http: httpx.AsyncClient) -> str:
