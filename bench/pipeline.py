@@ -33,6 +33,7 @@ from bench.common import (
     free_port,
     load_average,
     mailkeys_command,
+    postgres_database,
     tree_cpu_seconds,
 )
 from bench.load import run_wrk, wrk_path, wrk_version
@@ -45,7 +46,6 @@ from bench.pipeline_servers import (
     Baseline,
     Credentials,
     mailkeys_env,
-    postgres_database,
     prepare,
     say,
 )

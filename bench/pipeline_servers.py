@@ -3,18 +3,14 @@ Redis, and the credentials it loads them with."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 
 from bench.common import (
@@ -25,7 +21,6 @@ from bench.common import (
 
 CONNECTIONS = 32
 RATE_LIMIT = "100000000"
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 GATEWAY_TOKEN = "bench-gateway-" + secrets.token_urlsafe(24)
 PG = " (PG+Redis)"
@@ -142,22 +137,3 @@ def mailkeys_env(database_url: str, redis_url: str | None = None) -> dict[str, s
         env["MAILKEYS_REDIS_URL"] = redis_url
         env["MAILKEYS_REDIS_PREFIX"] = f"mk-bench-{uuid.uuid4().hex}:"
     return env
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, dropped afterwards."""
-    name = f"mk_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

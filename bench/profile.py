@@ -22,10 +22,11 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.common import postgres_database
 from bench.load import run_wrk
 from bench.pipeline import postgres_server, sqlite_server
 from bench.pipeline_figures import mailkeys_figures
-from bench.pipeline_servers import CONNECTIONS, PG, postgres_database
+from bench.pipeline_servers import CONNECTIONS, PG
 
 
 def _frames(line: str) -> tuple[list[str], int]:

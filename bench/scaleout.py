@@ -28,21 +28,19 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.common import base_env, free_port, load_average, mailkeys_command, run_module
+from bench.common import (
+    base_env,
+    free_port,
+    load_average,
+    mailkeys_command,
+    postgres_database,
+    run_module,
+)
 from bench.core import AUTHENTICATED, RATE_LIMIT, Figure, _check, _summary, say
 from bench.load import Request, run_load, wrk_path
 from bench.server import Server, create_team
 
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def _add_keys(url: str, team_id: str, count: int) -> None:
@@ -93,52 +91,44 @@ def _throughput(
 def run(quick: bool) -> list[Figure]:
     """Every section; returns the summary's figures."""
     seconds = 5 if quick else 15
-    name = f"mk_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with tempfile.TemporaryDirectory(prefix="mailkeys-scale-") as raw:
-            workdir = Path(raw)
-            env = base_env(
-                MAILKEYS_DATABASE_URL=url,
-                MAILKEYS_REDIS_URL=REDIS_URL,
-                MAILKEYS_REDIS_PREFIX=f"mk-bench-{uuid.uuid4().hex}:",
-                MAILKEYS_OPERATOR_TOKEN=secrets.token_urlsafe(32),
-                MAILKEYS_RATE_LIMIT_INFRASTRUCTURE=RATE_LIMIT,
-            )
-            subprocess.run(
-                [*mailkeys_command(), "migrate"], cwd=workdir, env=env, check=True,
-                capture_output=True,
-            )  # fmt: skip
-            first = create_team(workdir, env, "Bench")
-            say("(a) authenticated requests/s on PostgreSQL + Redis, one and two workers")
-            one = _throughput(workdir, env, first.token, 1, seconds)
-            two = _throughput(workdir, env, first.token, 2, seconds)
-            scaling = two / one
-            say(f"  two workers / one: {scaling:.2f} (target >= 1.60)")
-            asyncio.run(_add_keys(url, first.team_id, 999))
-            say("(b) decision and key read on PostgreSQL, 1,000 keys")
-            authz = run_module(
-                "bench.authz",
-                ["--url", url, "--decisions", "50000" if quick else "200000", "--lookups", "1000"],
-                timeout=600,
-                env=env,
-            )
-            say(
-                f"  decision median {authz['decision_median_us']:.2f} us; "
-                f"key read (hot path) median {authz['lookup_median_us']:.0f} us"
-            )
-            say("(c) authentication on PostgreSQL, default argon2")
-            authn = run_module(
-                "bench.authn", ["--url", url, "--repeats", "1000"], timeout=600, env=env
-            )
-            say(
-                f"  cold {authn['cold_ms']:.1f} ms ({authn['verifications_cold']} argon2), "
-                f"warm median {authn['warm_median_us']:.0f} us "
-                f"({authn['verifications_warm']} argon2 for {authn['warm_calls']} calls)"
-            )
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database() as url, tempfile.TemporaryDirectory(prefix="mailkeys-scale-") as raw:
+        workdir = Path(raw)
+        env = base_env(
+            MAILKEYS_DATABASE_URL=url,
+            MAILKEYS_REDIS_URL=REDIS_URL,
+            MAILKEYS_REDIS_PREFIX=f"mk-bench-{uuid.uuid4().hex}:",
+            MAILKEYS_OPERATOR_TOKEN=secrets.token_urlsafe(32),
+            MAILKEYS_RATE_LIMIT_INFRASTRUCTURE=RATE_LIMIT,
+        )
+        subprocess.run(
+            [*mailkeys_command(), "migrate"], cwd=workdir, env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        first = create_team(workdir, env, "Bench")
+        say("(a) authenticated requests/s on PostgreSQL + Redis, one and two workers")
+        one = _throughput(workdir, env, first.token, 1, seconds)
+        two = _throughput(workdir, env, first.token, 2, seconds)
+        scaling = two / one
+        say(f"  two workers / one: {scaling:.2f} (target >= 1.60)")
+        asyncio.run(_add_keys(url, first.team_id, 999))
+        say("(b) decision and key read on PostgreSQL, 1,000 keys")
+        authz = run_module(
+            "bench.authz",
+            ["--url", url, "--decisions", "50000" if quick else "200000", "--lookups", "1000"],
+            timeout=600,
+            env=env,
+        )
+        say(
+            f"  decision median {authz['decision_median_us']:.2f} us; "
+            f"key read (hot path) median {authz['lookup_median_us']:.0f} us"
+        )
+        say("(c) authentication on PostgreSQL, default argon2")
+        authn = run_module("bench.authn", ["--url", url, "--repeats", "1000"], timeout=600, env=env)
+        say(
+            f"  cold {authn['cold_ms']:.1f} ms ({authn['verifications_cold']} argon2), "
+            f"warm median {authn['warm_median_us']:.0f} us "
+            f"({authn['verifications_warm']} argon2 for {authn['warm_calls']} calls)"
+        )
     return [
         Figure("(a) viewer req/s, 1 worker", f"{one:.1f} req/s"),
         Figure("(a) viewer req/s, 2 workers", f"{two:.1f} req/s"),
